@@ -159,6 +159,30 @@ TEST(Spm, RoundTrip) {
   EXPECT_EQ(tok->decode(tok->encode("x<user>y", true, false), true), "x<user> y");
 }
 
+// Arbitrary bytes (invalid UTF-8 included) encode without crashing into in-range ids; valid UTF-8
+// decodes back exactly (U+2581 itself is excluded: it decodes to a space by design). Invalid UTF-8
+// need not round-trip: as in llama.cpp a symbol's length comes from its lead byte alone, so a stray
+// lead byte can swallow the U+2581 of a following space, which then falls back to its three bytes.
+TEST(Spm, ArbitraryBytesRoundTrip) {
+  auto tok = make(tiny_vocab());
+  ASSERT_TRUE(tok);
+  uint32_t state = 12345;
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s;
+    int len = iter % 23;
+    for (int i = 0; i < len; ++i) {
+      state = state * 1664525u + 1013904223u;
+      s.push_back(static_cast<char>("ab c\xC3\xA9\xE2\x82\xF0<user>s"[(state >> 24) % 16] ^ ((state >> 8) & 1 ? 0 : 0x80)));
+    }
+    if (s.find("\xE2\x96\x81") != std::string::npos) continue;
+    Ids ids = tok->encode(s, iter % 2 == 0, iter % 3 == 0);
+    for (TokenId id : ids) ASSERT_TRUE(id >= 0 && static_cast<size_t>(id) < tok->vocab_size());
+    if (s.find("<user>") == std::string::npos && utf8::is_valid(s)) {
+      EXPECT_EQ(tok->decode(ids, true), s);
+    }
+  }
+}
+
 TEST(Spm, StreamingHoldsPartialCharacters) {
   auto tok = make(tiny_vocab());
   ASSERT_TRUE(tok);

@@ -223,7 +223,9 @@ void quantize_row_q6_k_ref(const float* src, void* dst, uint64_t n) {
     auto* sc = reinterpret_cast<int8_t*>(b + 192);
     int q[256];
     for (int s = 0; s < 16; ++s) {
-      sc[s] = static_cast<int8_t>(round_clamp(scales[s] * id, -127, 127));
+      // Magnitude rounded up so the sub-block's extreme value stays inside the 6-bit grid.
+      float mag = std::min(127.0f, std::ceil(std::fabs(scales[s]) * std::fabs(id)));
+      sc[s] = static_cast<int8_t>(scales[s] * d < 0.0f ? -mag : mag);
       float step = d * static_cast<float>(sc[s]);
       for (int l = 0; l < 16; ++l) q[16 * s + l] = step != 0.0f ? round_clamp(src[16 * s + l] / step + 32.0f, 0, 63) : 32;
     }

@@ -28,7 +28,7 @@ void quantize_row_q8_0_ref(const float* src, void* dst, uint64_t n);  // d = abs
 void quantize_row_q4_k_ref(const float* src, void* dst, uint64_t n);
 void quantize_row_q5_k_ref(const float* src, void* dst, uint64_t n);
 // Q6_K: per 16 elements a symmetric scale (signed absmax / -32), int8 scales relative to
-// d = max |scale| / 127.
+// d = max |scale| / 127, their magnitudes rounded up (error <= one step at the opposite extreme).
 void quantize_row_q6_k_ref(const float* src, void* dst, uint64_t n);
 
 }  // namespace baleen

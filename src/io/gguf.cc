@@ -23,7 +23,6 @@ constexpr uint32_t kMaxArrayDepth = 8;       // nesting levels of arrays inside 
 constexpr uint64_t kMaxKeyLength = 65535;    // gguf.md: keys are at most 2^16 - 1 bytes
 constexpr uint64_t kMaxTensorNameLength = 64;  // gguf.md: tensor names are at most 64 bytes
 constexpr uint32_t kMaxDims = 4;
-constexpr uint64_t kDefaultAlignment = 32;
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;          // empty key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims 0, type, offset
 

@@ -185,7 +185,7 @@ void dequantize_row_q2_k(const void* src, float* dst, uint64_t n) {
 
 // Q3_K (110 B): [0..32) hmask (3rd bit: bit k of hmask[l] for element 32*k + l within the whole
 // block), [32..96) qs (2 low bits, same order as Q2_K), [96..108) 16 6-bit scales, [108] f16 d.
-// value = d * (scale - 32) * (q2 | hbit << 2) - 4 ), i.e. q in [-4, 3].
+// value = d * (scale - 32) * ((q2 | hbit << 2) - 4), i.e. q in [-4, 3].
 void dequantize_row_q3_k(const void* src, float* dst, uint64_t n) {
   check_multiple(n, kQKK);
   const auto* b = static_cast<const uint8_t*>(src);

@@ -11,9 +11,6 @@
 namespace baleen {
 namespace {
 
-// Words up to this many symbols merge with a plain rank array (a few cache lines, O(n^2) scans
-// that beat a heap for short words); longer ones use a linked list and a min-heap.
-constexpr size_t kSmallWord = 48;
 constexpr uint32_t kNoRank = 0xFFFFFFFFu;
 
 // Per-thread buffers reused across calls so the merge loop never allocates in steady state.
@@ -263,7 +260,9 @@ void BpeTokenizer::encode_piece(std::string_view bytes, std::vector<TokenId>& ou
     out.push_back(sc.sym[0]);
     return;
   }
-  if (n <= kSmallWord) {
+  // Short pieces merge with a plain rank array (a few cache lines; O(n^2) scans beat a heap there),
+  // long ones with a linked list and a min-heap.
+  if (n <= small_word_limit_) {
     merge_small(n, out);
   } else {
     merge_large(n, out);

@@ -70,6 +70,9 @@ class BpeTokenizer final : public Tokenizer {
   const PreTokenizer& pre_tokenizer() const { return pre_; }
   size_t num_merges() const { return num_merges_; }
   void set_special_ids(const SpecialTokenIds& ids) { special_ = ids; }
+  // Pieces of up to this many symbols merge with a rank array, longer ones with a heap; both give
+  // the same ids. Tests lower it to check the heap path against the array path.
+  void set_small_word_limit(size_t n) { small_word_limit_ = n; }
 
  private:
   BpeTokenizer() = default;
@@ -131,6 +134,7 @@ class BpeTokenizer final : public Tokenizer {
   bool add_prefix_space_ = false;
   NormalizerKind normalizer_ = NormalizerKind::kNone;
   bool ignore_merges_ = false;
+  size_t small_word_limit_ = 48;
 };
 
 }  // namespace baleen

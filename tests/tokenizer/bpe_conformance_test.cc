@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "testing.h"
+#include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer_test_util.h"
 
@@ -160,6 +161,26 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, ChatRenders, ::testing::Values("deepseek-r1
                            for (char& c : s) if (c == '-') c = '_';
                            return s;
                          });
+
+// The regex sets chosen by GGUF `tokenizer.ggml.pre` must equal the Split patterns of the matching
+// tokenizer.json (qwen3 = qwen2 vocab, llama3 = llama-bpe).
+TEST(PreTokenizerPresets, EqualTokenizerJsonSplits) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  for (auto [json_name, pre] : {std::pair{"deepseek-v3", "deepseek-v3"}, {"deepseek-llm", "deepseek-llm"},
+                                 {"qwen3", "qwen2"}, {"deepseek-r1-distill-qwen", "deepseek-r1-qwen"},
+                                 {"llama3", "llama-bpe"}}) {
+    auto text = read_file(conformance_path(std::string("tokenizers/") + json_name + "/tokenizer.json"));
+    ASSERT_TRUE(text.ok());
+    auto j = nlohmann::json::parse(*text);
+    std::vector<std::string> want;
+    for (const auto& p : j["pre_tokenizer"]["pretokenizers"]) {
+      if (p["type"] == "Split") want.push_back(p["pattern"]["Regex"].get<std::string>());
+    }
+    auto got = pretokenizer_patterns_for(pre);
+    ASSERT_TRUE(got.ok()) << pre;
+    EXPECT_EQ(*got, want) << pre;
+  }
+}
 
 // BOS/EOS defaults from tokenizer_config.json and the post-processor (deepseek-spec §9,
 // conformance README §4 chkhsh notes).

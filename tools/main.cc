@@ -1,2 +1,27 @@
+// Entry point of the `baleen` command line.
 #include <cstdio>
-int main() { std::puts("baleen"); return 0; }
+#include <map>
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Baleen: DeepSeek-family models on the hardware you have", "baleen"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "baleen 0.1.0");
+
+  std::map<std::string, baleen::cli::Runner> runners;
+  runners["inspect"] = baleen::cli::add_inspect(app);
+  runners["tokenize"] = baleen::cli::add_tokenize(app);
+  runners["demo"] = baleen::cli::add_demo(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [name, run] : runners) {
+    if (app.got_subcommand(name)) return run();
+  }
+  return 1;
+}

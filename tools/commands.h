@@ -1,0 +1,18 @@
+// The `baleen` command line: each subcommand registers its options on a CLI11 app and returns the
+// callback that runs it. Subcommands return a process exit code; errors are printed as one line
+// ("baleen <cmd>: error: ...") by the subcommand itself.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace baleen::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_inspect(CLI::App& app);
+Runner add_tokenize(CLI::App& app);
+Runner add_demo(CLI::App& app);
+
+}  // namespace baleen::cli

@@ -45,6 +45,9 @@ Result<std::unique_ptr<Tokenizer>> gpt2_from_gguf(const GgufFile& gguf) {
   BpeTokenizerConfig cfg;
   for (const std::string& p : patterns) BALEEN_TRY(cfg.pre_tokenizer.add_split(p, SplitBehavior::kIsolated, false));
   cfg.strict_merges = false;  // llama.cpp ignores merges it cannot resolve
+  // Llama-3's tokenizer.json sets BPE ignore_merges; GGUF has no key for it, so llama.cpp infers
+  // it from the pre-tokenizer name (llama-vocab.cpp, LLAMA_VOCAB_PRE_TYPE_LLAMA3).
+  cfg.ignore_merges = pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
   cfg.merges.reserve(merges.size());
   for (const std::string& m : merges) {
     size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
@@ -103,11 +106,6 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& gguf) {
   }
   if (!tok.ok()) return tok.error().with_context(gguf.path());
   return tok;
-}
-
-// Placeholder until spm.cc (branch `spm`) is merged; its strong definition replaces this one.
-__attribute__((weak)) Result<std::unique_ptr<Tokenizer>> make_spm_tokenizer(const GgufFile& gguf) {
-  return make_error(ErrorCode::kUnsupported, "SentencePiece (llama) GGUF vocabularies are not built into this binary");
 }
 
 }  // namespace baleen

@@ -119,7 +119,7 @@ constexpr const char* kDeepseekV3Cjk = "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF
 
 Result<std::vector<std::string>> pretokenizer_patterns_for(std::string_view pre) {
   if (pre == "gpt-2" || pre == "default" || pre.empty()) return std::vector<std::string>{kGpt2Pattern};
-  if (pre == "llama-bpe" || pre == "llama3") return std::vector<std::string>{kLlama3Pattern};
+  if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") return std::vector<std::string>{kLlama3Pattern};
   if (pre == "qwen2" || pre == "deepseek-r1-qwen") return std::vector<std::string>{kQwen2Pattern};
   if (pre == "deepseek-llm") {
     return std::vector<std::string>{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunct, "\\s+$", kDeepseekLlmCjk, "\\p{N}+"};

@@ -72,7 +72,7 @@ class PreTokenizer {
 extern const char* const kGpt2Pattern;
 
 // The Split regexes (all Isolated, applied in sequence) for llama.cpp's `tokenizer.ggml.pre` names:
-// gpt-2 / default, llama-bpe / llama3, qwen2 / deepseek-r1-qwen, deepseek-llm, deepseek-coder,
+// gpt-2 / default, llama-bpe / llama3 / llama-v3, qwen2 / deepseek-r1-qwen, deepseek-llm, deepseek-coder,
 // deepseek-v3. kUnsupported naming `pre` otherwise.
 Result<std::vector<std::string>> pretokenizer_patterns_for(std::string_view pre);
 

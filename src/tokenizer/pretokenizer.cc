@@ -3,6 +3,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <cstdio>
+
 namespace baleen {
 namespace {
 
@@ -30,12 +32,57 @@ ThreadMatchState& thread_state() {
   return state;
 }
 
+// Letters assigned after Unicode 14, the version of Debian 12's PCRE2 (10.42): CJK Extension H
+// (U+31350..U+323AF, Unicode 15.0) and Extension I (U+2EBF0..U+2EE5D, Unicode 15.1). HF's regex
+// engine knows them as \p{L}; without this, a space before such a character splits differently.
+constexpr const char* kNewLetters = "\\x{2EBF0}-\\x{2EE5D}\\x{31350}-\\x{323AF}";
+
+bool pcre2_unicode_before_15_1() {
+  char version[32] = {};
+  if (pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, version) < 0) return true;
+  int major = 0, minor = 0;
+  std::sscanf(version, "%d.%d", &major, &minor);
+  return major < 15 || (major == 15 && minor < 1);
+}
+
+// Adds kNewLetters wherever the pattern says \p{L}: inside a character class as extra ranges,
+// outside as a class of its own.
+std::string add_new_letters(std::string_view pattern) {
+  std::string out;
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      if (pattern.compare(i, 5, "\\p{L}") == 0) {
+        out += in_class ? std::string("\\p{L}") + kNewLetters : std::string("[\\p{L}") + kNewLetters + "]";
+        i += 4;
+      } else {
+        out += c;
+        out += pattern[++i];
+      }
+      continue;
+    }
+    if (!in_class && c == '[') {
+      in_class = true;
+      out += c;
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];  // a leading ] is literal
+      continue;
+    }
+    if (in_class && c == ']') in_class = false;
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Regex>> Regex::compile(std::string_view pattern) {
+  static const bool old_unicode = pcre2_unicode_before_15_1();
+  std::string effective = old_unicode ? add_new_letters(pattern) : std::string(pattern);
   int err = 0;
   PCRE2_SIZE err_off = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(effective.data()), effective.size(),
                                    PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &err, &err_off, nullptr);
   if (!code) {
     PCRE2_UCHAR msg[256];

@@ -15,7 +15,7 @@ for a in "$@"; do
 done
 
 # Debian packages (each justified in README.md, "Build").
-pkgs=(build-essential cmake ninja-build pkg-config git libpcre2-dev nlohmann-json3-dev libcli11-dev)
+pkgs=(build-essential cmake ninja-build pkg-config git libpcre2-dev libicu-dev nlohmann-json3-dev libcli11-dev)
 [ "$want_tests" = 1 ] && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
 [ "$want_tests" = 0 ] && pkgs+=(libbenchmark-dev)
 

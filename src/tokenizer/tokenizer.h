@@ -38,10 +38,17 @@ class Tokenizer {
   // file, or an HF folder containing tokenizer.json.
   static Result<std::unique_ptr<Tokenizer>> load(const std::string& path);
   static Result<std::unique_ptr<Tokenizer>> from_tokenizer_json(const std::string& path);
+  // Same from the texts of tokenizer.json and tokenizer_config.json ("" when there is none).
+  static Result<std::unique_ptr<Tokenizer>> from_tokenizer_json_text(std::string_view tokenizer_json,
+                                                                     std::string_view config_json = {});
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const GgufFile& gguf);
 
-  // Encodes `text`. With parse_special, added/special token strings in the text become their ids;
-  // without, they are tokenized as plain text. add_bos prepends BOS (if the vocab has one).
+  // Encodes `text`. With parse_special, added/special token strings in the text become their ids
+  // (what HF `encode(text, add_special_tokens=...)` does with every added token). Without, ALL
+  // added/special token strings are tokenized as plain text — use this for untrusted text such as
+  // chat message content (DeepSeek-V3's tokenizer.json marks `<｜User｜>` non-special, so merely
+  // skipping special tokens would not stop role injection). add_bos prepends BOS (if the vocab has
+  // one). Bytes that are not valid UTF-8 are treated as U+FFFD; never fails.
   virtual std::vector<TokenId> encode(std::string_view text, bool add_bos, bool parse_special) const = 0;
 
   // The raw bytes a token stands for (byte-level BPE mapped back to bytes; SPM pieces with U+2581
@@ -64,9 +71,16 @@ class Tokenizer {
   SpecialTokenIds special_;
 };
 
+// SentencePiece ("llama") vocabularies in GGUF; defined in spm.cc. Tokenizer::from_gguf calls it
+// when `tokenizer.ggml.model` is "llama".
+Result<std::unique_ptr<Tokenizer>> make_spm_tokenizer(const GgufFile& gguf);
+
 // Incremental detokenizer for streaming: push ids one at a time and get back only complete UTF-8
 // characters; bytes of a character split across tokens are held until it completes. flush()
-// returns whatever is left (invalid bytes as U+FFFD).
+// returns whatever is left (invalid bytes as U+FFFD). Bytes that can never become valid UTF-8 are
+// replaced by U+FFFD in push() too, so every chunk is valid UTF-8. Until the first text is produced,
+// tokens go through Tokenizer::decode (so an SPM tokenizer strips its leading space), afterwards
+// through token_to_bytes. Not thread-safe (one per stream).
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok, bool skip_special = false) : tok_(tok), skip_special_(skip_special) {}

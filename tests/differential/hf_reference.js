@@ -2,7 +2,7 @@
 // Differential-test oracle: generates N deterministic strings of the kinds that break tokenizers
 // (random Unicode, CJK, emoji, code, digit runs, whitespace runs, special-token look-alikes) and
 // encodes each with Hugging Face's own tokenizer (npm `tokenizers`, the Rust library), writing
-// one JSON object per line: {"i": n, "kind": "...", "text": "...", "ids": [...]}.
+// one JSON object per line: {"i": n, "kind": "...", "text": "...", "ids": [...], "decoded": "..."}.
 // Usage: node hf_reference.js TOKENIZER_JSON OUT_JSONL COUNT SEED
 // Encoding mode: addSpecialTokens=false (no BOS); added/special token strings in the text are
 // matched, as HF always does. Baleen's equivalent is encode(text, add_bos=false, parse_special=true).
@@ -112,7 +112,10 @@ async function main() {
     const kind = kindNames[i % kindNames.length];
     const text = kinds[kind]();
     const enc = await tok.encode(text, null, { addSpecialTokens: false });
-    fs.writeSync(out, JSON.stringify({ i, kind, text, ids: Array.from(enc.getIds()) }) + '\n');
+    const ids = Array.from(enc.getIds());
+    // HF's own decode: differs from `text` where the normalizer (NFC) changed it.
+    const decoded = await tok.decode(ids, false);
+    fs.writeSync(out, JSON.stringify({ i, kind, text, ids, decoded }) + '\n');
   }
   fs.closeSync(out);
   fs.renameSync(tmpPath, outPath);  // atomic: a partial run never leaves a truncated reference

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "spm_test_data.h"
-#include "stopgap_tokenizer_base.h"
+#include "core/utf8.h"
 #include "testing.h"
 #include "tokenizer/spm.h"
 

@@ -7,7 +7,7 @@
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "spm_test_data.h"
-#include "stopgap_tokenizer_base.h"
+#include "core/utf8.h"
 #include "testing.h"
 #include "tokenizer/spm.h"
 

@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "spm_test_data.h"
-#include "stopgap_tokenizer_base.h"
+#include "core/utf8.h"
 #include "testing.h"
 #include "tokenizer/spm.h"
 

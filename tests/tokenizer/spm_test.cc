@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "stopgap_tokenizer_base.h"
+#include "core/utf8.h"
 #include "tokenizer/spm.h"
 
 namespace baleen {

@@ -16,8 +16,14 @@ done
 
 # Debian packages (each justified in README.md, "Build").
 pkgs=(build-essential cmake ninja-build pkg-config git libpcre2-dev libicu-dev nlohmann-json3-dev libcli11-dev)
-[ "$want_tests" = 1 ] && pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm)
-[ "$want_tests" = 0 ] && pkgs+=(libbenchmark-dev)
+pkgs+=(libbenchmark-dev)
+if [ "$want_tests" = 1 ]; then
+  pkgs+=(libgtest-dev libgmock-dev)
+  # Node.js may already come from elsewhere (e.g. NodeSource, whose nodejs conflicts with Debian's
+  # npm package): only ask apt for what is not on the PATH.
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

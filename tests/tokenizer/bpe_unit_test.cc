@@ -3,7 +3,6 @@
 // UTF-8 input; plus a throughput check on the DeepSeek-V3 vocabulary.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -313,28 +312,6 @@ TEST(TokenizerJson, MergesAsArraysAndNfc) {
 }
 
 // ---- throughput ----
-
-TEST(Performance, EnglishThroughput) {
-  BALEEN_REQUIRE_CONFORMANCE();
-  auto t = Tokenizer::from_tokenizer_json(baleen::testing::conformance_path("tokenizers/deepseek-v3/tokenizer.json"));
-  ASSERT_TRUE(t.ok());
-  const std::string paragraph =
-      "The quick brown fox jumps over the lazy dog. In 1869, the transcontinental railroad was completed, "
-      "connecting the eastern and western United States. Researchers have since argued that its economic "
-      "effects were larger than previously thought; some estimates put the gains at 3.5% of GDP. "
-      "\"What's the matter?\" she asked, looking up from her book. He didn't answer right away.\n\n";
-  std::string text;
-  int i = 0;
-  while (text.size() < (4u << 20)) text += paragraph + std::to_string(i++) + " ";
-  auto start = std::chrono::steady_clock::now();
-  auto ids = (*t)->encode(text, false, false);
-  double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double mbs = text.size() / sec / 1e6;
-  std::printf("BENCH: deepseek-v3 encode %.1f MB in %.3f s = %.1f MB/s, %.2f bytes/token\n", text.size() / 1e6, sec, mbs,
-              static_cast<double>(text.size()) / ids.size());
-  EXPECT_EQ((*t)->decode(ids, false), text);
-  EXPECT_GT(mbs, 1.0);  // loose floor: the machine is shared; the target (>5 MB/s) is read from the print
-}
 
 }  // namespace
 }  // namespace baleen

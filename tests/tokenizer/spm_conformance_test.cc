@@ -8,6 +8,7 @@
 #include "spm_test_data.h"
 #include "core/utf8.h"
 #include "testing.h"
+#include "io/gguf.h"
 #include "tokenizer/spm.h"
 
 namespace baleen {
@@ -22,13 +23,11 @@ std::string show(const std::vector<TokenId>& ids) {
 TEST(SpmConformance, LlamaSpmVocabVectors) {
   BALEEN_REQUIRE_CONFORMANCE();
   const std::string base = testing::conformance_path("tokenizers/llamacpp-vocab/ggml-vocab-llama-spm.gguf");
-  auto gguf = spm_test::read_mini_gguf(base);
-  ASSERT_TRUE(gguf) << base;
-  auto vocab = spm_test::spm_vocab_from_mini_gguf(*gguf);
-  ASSERT_TRUE(vocab);
-  ASSERT_EQ(vocab->tokens.size(), 32000u);
-  auto made = make_spm_tokenizer(std::move(*vocab));
+  auto gguf = GgufFile::open(base);
+  ASSERT_TRUE(gguf.ok()) << gguf.error().to_string();
+  auto made = make_spm_tokenizer(*gguf);
   ASSERT_TRUE(made.ok()) << made.error().to_string();
+  ASSERT_EQ((*made)->vocab_size(), 32000u);
   const Tokenizer& tok = **made;
 
   auto cases = spm_test::read_vocab_tests(base + ".inp", base + ".out");
@@ -52,9 +51,9 @@ TEST(SpmConformance, LlamaSpmVocabVectors) {
 TEST(SpmConformance, LlamaSpmVocabDecodeRoundTrip) {
   BALEEN_REQUIRE_CONFORMANCE();
   const std::string base = testing::conformance_path("tokenizers/llamacpp-vocab/ggml-vocab-llama-spm.gguf");
-  auto gguf = spm_test::read_mini_gguf(base);
-  ASSERT_TRUE(gguf);
-  auto made = make_spm_tokenizer(*spm_test::spm_vocab_from_mini_gguf(*gguf));
+  auto gguf = GgufFile::open(base);
+  ASSERT_TRUE(gguf.ok()) << gguf.error().to_string();
+  auto made = make_spm_tokenizer(*gguf);
   ASSERT_TRUE(made.ok());
   auto cases = spm_test::read_vocab_tests(base + ".inp", base + ".out");
   ASSERT_TRUE(cases);

@@ -10,6 +10,7 @@
 #include "spm_test_data.h"
 #include "core/utf8.h"
 #include "testing.h"
+#include "io/gguf.h"
 #include "tokenizer/spm.h"
 
 namespace baleen {
@@ -32,13 +33,10 @@ std::unique_ptr<Tokenizer> from_tok512() {
 }
 
 std::unique_ptr<Tokenizer> from_gguf() {
-  auto g = spm_test::read_mini_gguf(testing::conformance_path("models/stories260K/stories260K.gguf"));
-  EXPECT_TRUE(g);
-  if (!g) return nullptr;
-  auto v = spm_test::spm_vocab_from_mini_gguf(*g);
-  EXPECT_TRUE(v);
-  if (!v) return nullptr;
-  auto t = make_spm_tokenizer(std::move(*v));
+  auto g = GgufFile::open(testing::conformance_path("models/stories260K/stories260K.gguf"));
+  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().to_string());
+  if (!g.ok()) return nullptr;
+  auto t = make_spm_tokenizer(*g);
   EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().to_string());
   return t.ok() ? std::move(t).value() : nullptr;
 }
@@ -142,12 +140,14 @@ TEST(SpmStories260K, EncodeWithLlama2cScores) {
   EXPECT_EQ(tok->decode(full, true), "Once upon a time, there was a little girl named Lily. She loved to play outside");
 }
 
-// The GGUF's scores are all 0, so merges go strictly left to right: a different (still valid)
-// segmentation than llama2.c's. It must still decode back to the text.
-TEST(SpmStories260K, EncodeWithGgufScoresRoundTrips) {
+// The GGUF carries the same scores as tok512.bin (ids >= 259 score -(id - 259); the conformance
+// README's "all scores 0.0" is wrong), so its encoding must give README section 2's ids as well.
+TEST(SpmStories260K, EncodeWithGgufScores) {
   BALEEN_REQUIRE_CONFORMANCE();
   auto tok = from_gguf();
   ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->encode("Once upon a time, there was a little girl named Lily. She loved to play outs", true, false),
+            kFixedInput);
   auto expected =
       spm_test::slurp(testing::conformance_path("models/stories260K/reference/expected_stdout.llama2c_test_all.txt"));
   ASSERT_TRUE(expected);

@@ -20,9 +20,9 @@ void report_conformance(const std::string& what, int passed, int total);
 }  // namespace baleen::testing
 
 // Skips the current test (reported as skipped by ctest) when the conformance data is missing.
-#define BALEEN_REQUIRE_CONFORMANCE()                                                                     \
-  do {                                                                                                   \
-    if (!::baleen::testing::have_conformance())                                                          \
-      GTEST_SKIP() << "conformance data not found at " << ::baleen::testing::conformance_dir()           \
-                   << " (set -DBALEEN_CONFORMANCE_DIR or env BALEEN_CONFORMANCE_DIR)";                  \
+#define BALEEN_REQUIRE_CONFORMANCE()                                                           \
+  do {                                                                                         \
+    if (!::baleen::testing::have_conformance())                                                \
+      GTEST_SKIP() << "conformance data not found at " << ::baleen::testing::conformance_dir() \
+                   << " (set -DBALEEN_CONFORMANCE_DIR or env BALEEN_CONFORMANCE_DIR)";         \
   } while (0)

@@ -47,8 +47,7 @@ Runner add_demo(CLI::App& app) {
     }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::printf("wrote %s in %.0f ms: %zu tensors, %s parameters (Q8_0), vocab %zu (%zu merges learned)\n\n",
-                path.c_str(), ms, info->n_tensors, human_count(info->n_params).c_str(), info->n_vocab,
-                info->n_merges);
+                path.c_str(), ms, info->n_tensors, human_count(info->n_params).c_str(), info->n_vocab, info->n_merges);
 
     InspectOptions iopts;
     iopts.tensors = false;

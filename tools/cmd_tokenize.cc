@@ -46,8 +46,8 @@ Runner add_tokenize(CLI::App& app) {
       std::printf("%s\n", nlohmann::json(ids).dump().c_str());
     } else {
       for (TokenId id : ids) {
-        std::string piece = nlohmann::json((*tok)->token_to_bytes(id)).dump(-1, ' ', false,
-                                                                           nlohmann::json::error_handler_t::replace);
+        std::string piece =
+            nlohmann::json((*tok)->token_to_bytes(id)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::printf("%d\t%s\n", id, piece.c_str());
       }
     }

@@ -78,7 +78,8 @@ Status inspect_gguf(const std::string& path, const InspectOptions& opts, FILE* o
     }
   }
   std::fprintf(out, "types:        ");
-  for (const auto& [type, e] : by_type) std::fprintf(out, " %s x%zu (%s)", type.c_str(), e.first, human_bytes(e.second).c_str());
+  for (const auto& [type, e] : by_type)
+    std::fprintf(out, " %s x%zu (%s)", type.c_str(), e.first, human_bytes(e.second).c_str());
   std::fprintf(out, "\n");
   double bpw = n_params ? 8.0 * static_cast<double>(n_bytes) / static_cast<double>(n_params) : 0.0;
   std::fprintf(out, "parameters:    %" PRIu64 " (%s), %s of tensor data, %.2f bits per weight\n", n_params,

@@ -52,7 +52,8 @@ Status inspect_hf_folder(const std::string& dir, const InspectOptions& opts, FIL
   }
   std::fprintf(out, "\n");
   std::fprintf(out, "parameters:    %" PRIu64 " (%s), %s of tensor data%s\n", n_params, human_count(n_params).c_str(),
-               human_bytes(n_bytes).c_str(), config.quantization ? " (FP8 block scales not counted as parameters)" : "");
+               human_bytes(n_bytes).c_str(),
+               config.quantization ? " (FP8 block scales not counted as parameters)" : "");
   if (config.num_nextn_predict_layers > 0) {
     std::fprintf(out, "mtp:           %" PRId64 " next-token-prediction layer(s) after the %" PRId64 " main layers\n",
                  config.num_nextn_predict_layers, config.num_hidden_layers);

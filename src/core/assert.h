@@ -8,9 +8,9 @@ namespace baleen::detail {
     __attribute__((format(printf, 4, 5)));
 }  // namespace baleen::detail
 
-#define BALEEN_ASSERT(cond, ...)                                                        \
-  do {                                                                                  \
-    if (__builtin_expect(!(cond), 0)) {                                                 \
-      ::baleen::detail::assert_fail(#cond, __FILE__, __LINE__, "" __VA_ARGS__);         \
-    }                                                                                   \
+#define BALEEN_ASSERT(cond, ...)                                                \
+  do {                                                                          \
+    if (__builtin_expect(!(cond), 0)) {                                         \
+      ::baleen::detail::assert_fail(#cond, __FILE__, __LINE__, "" __VA_ARGS__); \
+    }                                                                           \
   } while (0)

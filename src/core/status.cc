@@ -8,13 +8,20 @@ namespace baleen {
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kCorruptFile: return "corrupt file";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kIo: return "i/o error";
-    case ErrorCode::kOutOfRange: return "out of range";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kCorruptFile:
+      return "corrupt file";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kIo:
+      return "i/o error";
+    case ErrorCode::kOutOfRange:
+      return "out of range";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "error";
 }

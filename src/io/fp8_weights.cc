@@ -21,12 +21,12 @@ Result<std::vector<float>> dequantize_fp8_weight(const SafetensorsModel& model, 
   const SafetensorsTensor* w = model.find(name);
   if (w == nullptr) return make_error(ErrorCode::kNotFound, "FP8 weight '%s' not found", name.c_str());
   if (w->dtype != SafetensorsDtype::kF8E4M3 || w->shape.size() != 2) {
-    return make_error(ErrorCode::kCorruptFile, "FP8 weight '%s' must be a 2-D F8_E4M3 tensor, got %s",
-                      name.c_str(), w->describe().c_str());
+    return make_error(ErrorCode::kCorruptFile, "FP8 weight '%s' must be a 2-D F8_E4M3 tensor, got %s", name.c_str(),
+                      w->describe().c_str());
   }
   if (format.block_rows <= 0 || format.block_cols <= 0) {
-    return make_error(ErrorCode::kInvalidArgument, "FP8 block size %lldx%lld", static_cast<long long>(format.block_rows),
-                      static_cast<long long>(format.block_cols));
+    return make_error(ErrorCode::kInvalidArgument, "FP8 block size %lldx%lld",
+                      static_cast<long long>(format.block_rows), static_cast<long long>(format.block_cols));
   }
   const std::string sname = fp8_scale_name(name);
   const SafetensorsTensor* s = model.find(sname);

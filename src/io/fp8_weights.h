@@ -14,8 +14,8 @@
 namespace baleen {
 
 struct Fp8BlockFormat {
-  int64_t block_rows = 128;  // quantization_config.weight_block_size[0]
-  int64_t block_cols = 128;  // quantization_config.weight_block_size[1]
+  int64_t block_rows = 128;   // quantization_config.weight_block_size[0]
+  int64_t block_cols = 128;   // quantization_config.weight_block_size[1]
   bool ue8m0_scales = false;  // quantization_config.scale_fmt == "ue8m0": every scale is 2^k
 };
 

@@ -19,11 +19,11 @@
 namespace baleen {
 namespace {
 
-constexpr uint32_t kMaxArrayDepth = 8;       // nesting levels of arrays inside arrays
-constexpr uint64_t kMaxKeyLength = 65535;    // gguf.md: keys are at most 2^16 - 1 bytes
+constexpr uint32_t kMaxArrayDepth = 8;         // nesting levels of arrays inside arrays
+constexpr uint64_t kMaxKeyLength = 65535;      // gguf.md: keys are at most 2^16 - 1 bytes
 constexpr uint64_t kMaxTensorNameLength = 64;  // gguf.md: tensor names are at most 64 bytes
 constexpr uint32_t kMaxDims = 4;
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;          // empty key, type, 1-byte value
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // empty key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims 0, type, offset
 
 using ull = unsigned long long;
@@ -33,17 +33,22 @@ uint64_t scalar_size(GgufType t) {
   switch (t) {
     case GgufType::kUint8:
     case GgufType::kInt8:
-    case GgufType::kBool: return 1;
+    case GgufType::kBool:
+      return 1;
     case GgufType::kUint16:
-    case GgufType::kInt16: return 2;
+    case GgufType::kInt16:
+      return 2;
     case GgufType::kUint32:
     case GgufType::kInt32:
-    case GgufType::kFloat32: return 4;
+    case GgufType::kFloat32:
+      return 4;
     case GgufType::kUint64:
     case GgufType::kInt64:
-    case GgufType::kFloat64: return 8;
+    case GgufType::kFloat64:
+      return 8;
     case GgufType::kString:
-    case GgufType::kArray: return 0;
+    case GgufType::kArray:
+      return 0;
   }
   return 0;
 }
@@ -226,8 +231,8 @@ std::string printable(const std::string& s) {
 }
 
 Status type_error(std::string_view key, const GgufValue& v, const char* wanted) {
-  return make_error(ErrorCode::kCorruptFile, "metadata key '%.*s' has type %s, expected %s", static_cast<int>(key.size()),
-                    key.data(), gguf_type_name(v.type), wanted);
+  return make_error(ErrorCode::kCorruptFile, "metadata key '%.*s' has type %s, expected %s",
+                    static_cast<int>(key.size()), key.data(), gguf_type_name(v.type), wanted);
 }
 
 Error not_found(std::string_view key) {
@@ -238,19 +243,32 @@ Error not_found(std::string_view key) {
 
 const char* gguf_type_name(GgufType t) {
   switch (t) {
-    case GgufType::kUint8: return "u8";
-    case GgufType::kInt8: return "i8";
-    case GgufType::kUint16: return "u16";
-    case GgufType::kInt16: return "i16";
-    case GgufType::kUint32: return "u32";
-    case GgufType::kInt32: return "i32";
-    case GgufType::kFloat32: return "f32";
-    case GgufType::kBool: return "bool";
-    case GgufType::kString: return "string";
-    case GgufType::kArray: return "array";
-    case GgufType::kUint64: return "u64";
-    case GgufType::kInt64: return "i64";
-    case GgufType::kFloat64: return "f64";
+    case GgufType::kUint8:
+      return "u8";
+    case GgufType::kInt8:
+      return "i8";
+    case GgufType::kUint16:
+      return "u16";
+    case GgufType::kInt16:
+      return "i16";
+    case GgufType::kUint32:
+      return "u32";
+    case GgufType::kInt32:
+      return "i32";
+    case GgufType::kFloat32:
+      return "f32";
+    case GgufType::kBool:
+      return "bool";
+    case GgufType::kString:
+      return "string";
+    case GgufType::kArray:
+      return "array";
+    case GgufType::kUint64:
+      return "u64";
+    case GgufType::kInt64:
+      return "i64";
+    case GgufType::kFloat64:
+      return "f64";
   }
   return "unknown";
 }
@@ -264,8 +282,10 @@ bool GgufValue::is_integer() const {
     case GgufType::kUint32:
     case GgufType::kInt32:
     case GgufType::kUint64:
-    case GgufType::kInt64: return true;
-    default: return false;
+    case GgufType::kInt64:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -289,14 +309,17 @@ std::optional<double> GgufValue::as_number() const {
 std::string GgufValue::to_display_string(size_t max_items) const {
   char buf[64];
   switch (type) {
-    case GgufType::kBool: return u ? "true" : "false";
+    case GgufType::kBool:
+      return u ? "true" : "false";
     case GgufType::kString: {
       std::string out = "\"";
       out += s.size() > 200 ? s.substr(0, 200) + "..." : s;
       return out + "\"";
     }
     case GgufType::kFloat32:
-    case GgufType::kFloat64: std::snprintf(buf, sizeof(buf), "%.9g", f); return buf;
+    case GgufType::kFloat64:
+      std::snprintf(buf, sizeof(buf), "%.9g", f);
+      return buf;
     case GgufType::kArray: {
       std::string out = "[";
       size_t n = arr ? arr->items.size() : 0;
@@ -327,7 +350,8 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
   auto fail = [&](const Error& e) { return e.with_context(ctx); };
 
   // Header.
-  if (g.file_.size() < 4) return fail(r.corrupt(0, "file of %llu bytes is too short for the GGUF magic", static_cast<ull>(g.file_.size())));
+  if (g.file_.size() < 4)
+    return fail(r.corrupt(0, "file of %llu bytes is too short for the GGUF magic", static_cast<ull>(g.file_.size())));
   const uint8_t* d = g.file_.data();
   if (std::memcmp(d, "FUGG", 4) == 0) {
     return fail(make_error(ErrorCode::kUnsupported, "big-endian GGUF (magic 'FUGG') is not supported"));
@@ -342,8 +366,8 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
   if (g.version_ != 2 && g.version_ != 3) {
     uint32_t swapped = __builtin_bswap32(g.version_);
     if (swapped >= 1 && swapped <= 3) {
-      return fail(make_error(ErrorCode::kUnsupported, "big-endian GGUF (version field %u byte-swapped) is not supported",
-                             swapped));
+      return fail(make_error(ErrorCode::kUnsupported,
+                             "big-endian GGUF (version field %u byte-swapped) is not supported", swapped));
     }
     return fail(make_error(ErrorCode::kUnsupported, "GGUF version %u is not supported (only 2 and 3)", g.version_));
   }
@@ -367,7 +391,8 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
     auto key = r.read_string("metadata key", kMaxKeyLength);
     if (!key.ok()) return fail(key.error().with_context("metadata entry #" + std::to_string(k)));
     if (!utf8::is_valid(*key)) {
-      return fail(r.corrupt(at, "metadata key #%llu '%s' is not valid UTF-8", static_cast<ull>(k), printable(*key).c_str()));
+      return fail(
+          r.corrupt(at, "metadata key #%llu '%s' is not valid UTF-8", static_cast<ull>(k), printable(*key).c_str()));
     }
     if (g.kv_index_.count(*key) != 0) {
       return fail(r.corrupt(at, "duplicate metadata key '%s'", printable(*key).c_str()));
@@ -385,7 +410,8 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
         return fail(r.corrupt(type_at, "general.alignment has type %s, expected u32", gguf_type_name(value->type)));
       }
       if (value->u == 0 || (value->u & (value->u - 1)) != 0) {
-        return fail(r.corrupt(type_at, "general.alignment %llu is not a nonzero power of two", static_cast<ull>(value->u)));
+        return fail(
+            r.corrupt(type_at, "general.alignment %llu is not a nonzero power of two", static_cast<ull>(value->u)));
       }
       g.alignment_ = value->u;
     }
@@ -442,16 +468,17 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
       // Ids below 42 are ggml types Baleen does not handle (IQ2_XXS, TQ1_0, ...); larger ones are
       // not ggml types at all.
       if (*type_id < 42 && *type_id != 4 && *type_id != 5) {
-        return fail(make_error(ErrorCode::kUnsupported, "tensor '%s': ggml type id %u is not supported (at byte offset %llu)",
-                               pname.c_str(), *type_id, static_cast<ull>(type_at)));
+        return fail(make_error(ErrorCode::kUnsupported,
+                               "tensor '%s': ggml type id %u is not supported (at byte offset %llu)", pname.c_str(),
+                               *type_id, static_cast<ull>(type_at)));
       }
       return fail(r.corrupt(type_at, "tensor '%s': unknown tensor type id %u", pname.c_str(), *type_id));
     }
     ti.type = info->type;
     uint64_t ne0 = ti.ne.empty() ? 1 : ti.ne[0];
     if (ne0 % info->block_size != 0) {
-      return fail(r.corrupt(dims_at, "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u", pname.c_str(),
-                            static_cast<ull>(ne0), std::string(info->name).c_str(), info->block_size));
+      return fail(r.corrupt(dims_at, "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
+                            pname.c_str(), static_cast<ull>(ne0), std::string(info->name).c_str(), info->block_size));
     }
     if (!checked_mul(ti.n_elements / info->block_size, info->type_size, &ti.n_bytes)) {
       return fail(r.corrupt(dims_at, "tensor '%s': byte size overflows", pname.c_str()));
@@ -461,8 +488,8 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
     if (!offset.ok()) return fail(offset.error().with_context(tctx));
     ti.offset = *offset;
     if (ti.offset % g.alignment_ != 0) {
-      return fail(r.corrupt(off_at, "tensor '%s': data offset %llu is not a multiple of the alignment %llu", pname.c_str(),
-                            static_cast<ull>(ti.offset), static_cast<ull>(g.alignment_)));
+      return fail(r.corrupt(off_at, "tensor '%s': data offset %llu is not a multiple of the alignment %llu",
+                            pname.c_str(), static_cast<ull>(ti.offset), static_cast<ull>(g.alignment_)));
     }
     g.tensor_index_.emplace(ti.name, g.tensors_.size());
     g.tensors_.push_back(std::move(ti));
@@ -475,12 +502,12 @@ Result<GgufFile> GgufFile::parse(MappedFile file) {
   for (GgufTensorInfo& ti : g.tensors_) {
     uint64_t abs = 0;
     if (!checked_add(g.data_offset_, ti.offset, &abs) || !range_inside(abs, ti.n_bytes, g.file_.size())) {
-      return fail(make_error(ErrorCode::kCorruptFile,
-                             "tensor '%s': data [%llu, +%llu bytes) at relative offset %llu extends past the end of the "
-                             "%llu-byte file (data section at byte offset %llu)",
-                             printable(ti.name).c_str(), static_cast<ull>(abs), static_cast<ull>(ti.n_bytes),
-                             static_cast<ull>(ti.offset), static_cast<ull>(g.file_.size()),
-                             static_cast<ull>(g.data_offset_)));
+      return fail(
+          make_error(ErrorCode::kCorruptFile,
+                     "tensor '%s': data [%llu, +%llu bytes) at relative offset %llu extends past the end of the "
+                     "%llu-byte file (data section at byte offset %llu)",
+                     printable(ti.name).c_str(), static_cast<ull>(abs), static_cast<ull>(ti.n_bytes),
+                     static_cast<ull>(ti.offset), static_cast<ull>(g.file_.size()), static_cast<ull>(g.data_offset_)));
     }
     ti.data = g.file_.data() + abs;
   }
@@ -530,8 +557,8 @@ Result<int64_t> GgufFile::get_int(std::string_view key) const {
   if (!v->is_integer()) return type_error(key, *v, "an integer").error();
   auto i = v->as_int();
   if (!i) {
-    return make_error(ErrorCode::kOutOfRange, "metadata key '%.*s' = %llu does not fit in int64", static_cast<int>(key.size()),
-                      key.data(), static_cast<ull>(v->u));
+    return make_error(ErrorCode::kOutOfRange, "metadata key '%.*s' = %llu does not fit in int64",
+                      static_cast<int>(key.size()), key.data(), static_cast<ull>(v->u));
   }
   return *i;
 }

@@ -92,8 +92,8 @@ class GgufFile {
 
   // Typed getters: kNotFound when missing, kCorruptFile when of the wrong type (message names key).
   Result<std::string> get_string(std::string_view key) const;
-  Result<int64_t> get_int(std::string_view key) const;      // any integer type
-  Result<double> get_number(std::string_view key) const;    // any numeric type
+  Result<int64_t> get_int(std::string_view key) const;    // any integer type
+  Result<double> get_number(std::string_view key) const;  // any numeric type
   Result<bool> get_bool(std::string_view key) const;
   Result<std::vector<std::string>> get_string_array(std::string_view key) const;
   Result<std::vector<double>> get_number_array(std::string_view key) const;

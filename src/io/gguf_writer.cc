@@ -29,20 +29,45 @@ void put_string(std::string& out, std::string_view s) {
 
 Status put_value(std::string& out, const GgufValue& v, const std::string& key) {
   switch (v.type) {
-    case GgufType::kUint8: put<uint8_t>(out, static_cast<uint8_t>(v.u)); break;
-    case GgufType::kInt8: put<int8_t>(out, static_cast<int8_t>(v.i)); break;
-    case GgufType::kUint16: put<uint16_t>(out, static_cast<uint16_t>(v.u)); break;
-    case GgufType::kInt16: put<int16_t>(out, static_cast<int16_t>(v.i)); break;
-    case GgufType::kUint32: put<uint32_t>(out, static_cast<uint32_t>(v.u)); break;
-    case GgufType::kInt32: put<int32_t>(out, static_cast<int32_t>(v.i)); break;
-    case GgufType::kUint64: put<uint64_t>(out, v.u); break;
-    case GgufType::kInt64: put<int64_t>(out, v.i); break;
-    case GgufType::kFloat32: put<float>(out, static_cast<float>(v.f)); break;
-    case GgufType::kFloat64: put<double>(out, v.f); break;
-    case GgufType::kBool: put<uint8_t>(out, v.u != 0 ? 1 : 0); break;
-    case GgufType::kString: put_string(out, v.s); break;
+    case GgufType::kUint8:
+      put<uint8_t>(out, static_cast<uint8_t>(v.u));
+      break;
+    case GgufType::kInt8:
+      put<int8_t>(out, static_cast<int8_t>(v.i));
+      break;
+    case GgufType::kUint16:
+      put<uint16_t>(out, static_cast<uint16_t>(v.u));
+      break;
+    case GgufType::kInt16:
+      put<int16_t>(out, static_cast<int16_t>(v.i));
+      break;
+    case GgufType::kUint32:
+      put<uint32_t>(out, static_cast<uint32_t>(v.u));
+      break;
+    case GgufType::kInt32:
+      put<int32_t>(out, static_cast<int32_t>(v.i));
+      break;
+    case GgufType::kUint64:
+      put<uint64_t>(out, v.u);
+      break;
+    case GgufType::kInt64:
+      put<int64_t>(out, v.i);
+      break;
+    case GgufType::kFloat32:
+      put<float>(out, static_cast<float>(v.f));
+      break;
+    case GgufType::kFloat64:
+      put<double>(out, v.f);
+      break;
+    case GgufType::kBool:
+      put<uint8_t>(out, v.u != 0 ? 1 : 0);
+      break;
+    case GgufType::kString:
+      put_string(out, v.s);
+      break;
     case GgufType::kArray: {
-      if (!v.arr) return make_error(ErrorCode::kInvalidArgument, "metadata key '%s': array value without items", key.c_str());
+      if (!v.arr)
+        return make_error(ErrorCode::kInvalidArgument, "metadata key '%s': array value without items", key.c_str());
       put<uint32_t>(out, static_cast<uint32_t>(v.arr->elem_type));
       put<uint64_t>(out, v.arr->items.size());
       for (const GgufValue& item : v.arr->items) {
@@ -60,18 +85,78 @@ Status put_value(std::string& out, const GgufValue& v, const std::string& key) {
 
 }  // namespace
 
-GgufValue gguf_u8(uint8_t v) { GgufValue g; g.type = GgufType::kUint8; g.u = v; return g; }
-GgufValue gguf_i8(int8_t v) { GgufValue g; g.type = GgufType::kInt8; g.i = v; return g; }
-GgufValue gguf_u16(uint16_t v) { GgufValue g; g.type = GgufType::kUint16; g.u = v; return g; }
-GgufValue gguf_i16(int16_t v) { GgufValue g; g.type = GgufType::kInt16; g.i = v; return g; }
-GgufValue gguf_u32(uint32_t v) { GgufValue g; g.type = GgufType::kUint32; g.u = v; return g; }
-GgufValue gguf_i32(int32_t v) { GgufValue g; g.type = GgufType::kInt32; g.i = v; return g; }
-GgufValue gguf_u64(uint64_t v) { GgufValue g; g.type = GgufType::kUint64; g.u = v; return g; }
-GgufValue gguf_i64(int64_t v) { GgufValue g; g.type = GgufType::kInt64; g.i = v; return g; }
-GgufValue gguf_f32(float v) { GgufValue g; g.type = GgufType::kFloat32; g.f = v; return g; }
-GgufValue gguf_f64(double v) { GgufValue g; g.type = GgufType::kFloat64; g.f = v; return g; }
-GgufValue gguf_bool(bool v) { GgufValue g; g.type = GgufType::kBool; g.u = v ? 1 : 0; return g; }
-GgufValue gguf_string(std::string v) { GgufValue g; g.type = GgufType::kString; g.s = std::move(v); return g; }
+GgufValue gguf_u8(uint8_t v) {
+  GgufValue g;
+  g.type = GgufType::kUint8;
+  g.u = v;
+  return g;
+}
+GgufValue gguf_i8(int8_t v) {
+  GgufValue g;
+  g.type = GgufType::kInt8;
+  g.i = v;
+  return g;
+}
+GgufValue gguf_u16(uint16_t v) {
+  GgufValue g;
+  g.type = GgufType::kUint16;
+  g.u = v;
+  return g;
+}
+GgufValue gguf_i16(int16_t v) {
+  GgufValue g;
+  g.type = GgufType::kInt16;
+  g.i = v;
+  return g;
+}
+GgufValue gguf_u32(uint32_t v) {
+  GgufValue g;
+  g.type = GgufType::kUint32;
+  g.u = v;
+  return g;
+}
+GgufValue gguf_i32(int32_t v) {
+  GgufValue g;
+  g.type = GgufType::kInt32;
+  g.i = v;
+  return g;
+}
+GgufValue gguf_u64(uint64_t v) {
+  GgufValue g;
+  g.type = GgufType::kUint64;
+  g.u = v;
+  return g;
+}
+GgufValue gguf_i64(int64_t v) {
+  GgufValue g;
+  g.type = GgufType::kInt64;
+  g.i = v;
+  return g;
+}
+GgufValue gguf_f32(float v) {
+  GgufValue g;
+  g.type = GgufType::kFloat32;
+  g.f = v;
+  return g;
+}
+GgufValue gguf_f64(double v) {
+  GgufValue g;
+  g.type = GgufType::kFloat64;
+  g.f = v;
+  return g;
+}
+GgufValue gguf_bool(bool v) {
+  GgufValue g;
+  g.type = GgufType::kBool;
+  g.u = v ? 1 : 0;
+  return g;
+}
+GgufValue gguf_string(std::string v) {
+  GgufValue g;
+  g.type = GgufType::kString;
+  g.s = std::move(v);
+  return g;
+}
 GgufValue gguf_array(GgufType elem_type, std::vector<GgufValue> items) {
   GgufValue g;
   g.type = GgufType::kArray;
@@ -113,7 +198,8 @@ void GgufWriter::set_string_array(const std::string& key, const std::vector<std:
   set_value(key, gguf_array(GgufType::kString, std::move(items)));
 }
 
-Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, std::string_view bytes) {
+Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne,
+                              std::string_view bytes) {
   return add_tensor(name, type, std::move(ne), bytes.data(), bytes.size());
 }
 
@@ -127,7 +213,8 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
     if (t.name == name) return make_error(ErrorCode::kInvalidArgument, "duplicate tensor name '%s'", name.c_str());
   }
   if (ne.size() > kMaxDims) {
-    return make_error(ErrorCode::kInvalidArgument, "tensor '%s': %zu dims (at most %u)", name.c_str(), ne.size(), kMaxDims);
+    return make_error(ErrorCode::kInvalidArgument, "tensor '%s': %zu dims (at most %u)", name.c_str(), ne.size(),
+                      kMaxDims);
   }
   const GgmlTypeInfo& info = ggml_type_info(type);
   uint64_t n_elements = 1;
@@ -138,8 +225,9 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
   }
   uint64_t ne0 = ne.empty() ? 1 : ne[0];
   if (ne0 % info.block_size != 0) {
-    return make_error(ErrorCode::kInvalidArgument, "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u",
-                      name.c_str(), static_cast<unsigned long long>(ne0), std::string(info.name).c_str(), info.block_size);
+    return make_error(ErrorCode::kInvalidArgument,
+                      "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u", name.c_str(),
+                      static_cast<unsigned long long>(ne0), std::string(info.name).c_str(), info.block_size);
   }
   uint64_t expect = n_elements / info.block_size * info.type_size;
   if (expect != n_bytes) {

@@ -42,7 +42,8 @@ class GgufWriter {
   // ne[0]/block_size*type_size*ne[1]*... long. Errors (kInvalidArgument): duplicate or over-long
   // name, more than 4 dims, ne[0] not a multiple of the block size, byte count mismatch.
   Status add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, std::string_view bytes);
-  Status add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data, uint64_t n_bytes);
+  Status add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data,
+                    uint64_t n_bytes);
 
   // The whole file. Errors: kInvalidArgument for a malformed value (array item type differing
   // from its element type) or an invalid general.alignment.

@@ -169,8 +169,8 @@ Result<std::optional<HfQuantization>> parse_quantization(const Fields& top) {
   BALEEN_ASSIGN_OR_RETURN(q.block_rows, f.to_int("weight_block_size", (*bs)[0]));
   BALEEN_ASSIGN_OR_RETURN(q.block_cols, f.to_int("weight_block_size", (*bs)[1]));
   if (q.block_rows != 128 || q.block_cols != 128) {
-    return f.unsupported("weight_block_size", "[" + std::to_string(q.block_rows) + ", " + std::to_string(q.block_cols) + "]",
-                         "[128, 128]");
+    return f.unsupported("weight_block_size",
+                         "[" + std::to_string(q.block_rows) + ", " + std::to_string(q.block_cols) + "]", "[128, 128]");
   }
   BALEEN_ASSIGN_OR_RETURN(std::string scale_fmt, f.opt_str("scale_fmt", ""));
   if (!scale_fmt.empty() && scale_fmt != "ue8m0") return f.unsupported("scale_fmt", scale_fmt, "ue8m0 or absent");
@@ -254,9 +254,9 @@ Status parse_deepseek(const Fields& f, HfModelConfig& c) {
   if (c.moe_layer_freq <= 0) return f.bad_value("moe_layer_freq", "must be positive");
   if (c.n_routed_experts > 0) {
     if (c.num_experts_per_tok <= 0 || c.num_experts_per_tok > c.n_routed_experts) {
-      return f.bad_value("num_experts_per_tok", "must be in [1, n_routed_experts = " +
-                                                    std::to_string(c.n_routed_experts) + "], got " +
-                                                    std::to_string(c.num_experts_per_tok));
+      return f.bad_value("num_experts_per_tok",
+                         "must be in [1, n_routed_experts = " + std::to_string(c.n_routed_experts) + "], got " +
+                             std::to_string(c.num_experts_per_tok));
     }
     if (c.moe_intermediate_size <= 0) return f.bad_value("moe_intermediate_size", "must be positive");
     if (c.n_group <= 0) return f.bad_value("n_group", "must be positive");
@@ -280,29 +280,40 @@ Status parse_deepseek(const Fields& f, HfModelConfig& c) {
 
 const char* hf_model_type_name(HfModelType type) {
   switch (type) {
-    case HfModelType::kDeepseekV2: return "deepseek_v2";
-    case HfModelType::kDeepseekV3: return "deepseek_v3";
-    case HfModelType::kQwen2: return "qwen2";
-    case HfModelType::kLlama: return "llama";
+    case HfModelType::kDeepseekV2:
+      return "deepseek_v2";
+    case HfModelType::kDeepseekV3:
+      return "deepseek_v3";
+    case HfModelType::kQwen2:
+      return "qwen2";
+    case HfModelType::kLlama:
+      return "llama";
   }
   return "?";
 }
 
 const char* rope_scaling_type_name(RopeScalingType type) {
   switch (type) {
-    case RopeScalingType::kNone: return "none";
-    case RopeScalingType::kLinear: return "linear";
-    case RopeScalingType::kYarn: return "yarn";
-    case RopeScalingType::kLlama3: return "llama3";
+    case RopeScalingType::kNone:
+      return "none";
+    case RopeScalingType::kLinear:
+      return "linear";
+    case RopeScalingType::kYarn:
+      return "yarn";
+    case RopeScalingType::kLlama3:
+      return "llama3";
   }
   return "?";
 }
 
 const char* topk_method_name(TopkMethod m) {
   switch (m) {
-    case TopkMethod::kGreedy: return "greedy";
-    case TopkMethod::kGroupLimitedGreedy: return "group_limited_greedy";
-    case TopkMethod::kNoauxTc: return "noaux_tc";
+    case TopkMethod::kGreedy:
+      return "greedy";
+    case TopkMethod::kGroupLimitedGreedy:
+      return "group_limited_greedy";
+    case TopkMethod::kNoauxTc:
+      return "noaux_tc";
   }
   return "?";
 }
@@ -327,8 +338,8 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text) {
   } else if (type == "llama") {
     c.model_type = HfModelType::kLlama;
   } else {
-    return make_error(ErrorCode::kUnsupported, "config.json: unsupported model_type '%s' (supported: %s)",
-                      type.c_str(), kSupportedTypes);
+    return make_error(ErrorCode::kUnsupported, "config.json: unsupported model_type '%s' (supported: %s)", type.c_str(),
+                      kSupportedTypes);
   }
 
   if (const json* a = f.get("architectures")) {
@@ -365,9 +376,12 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text) {
 
   // Common sanity.
   const std::pair<const char*, int64_t> positive[] = {
-      {"hidden_size", c.hidden_size},         {"intermediate_size", c.intermediate_size},
-      {"num_hidden_layers", c.num_hidden_layers}, {"num_attention_heads", c.num_attention_heads},
-      {"num_key_value_heads", c.num_key_value_heads}, {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads},
+      {"vocab_size", c.vocab_size},
       {"max_position_embeddings", c.max_position_embeddings},
   };
   for (const auto& [key, value] : positive) {
@@ -410,8 +424,8 @@ Result<HfModelConfig> parse_hf_config(std::string_view json_text) {
 
 Result<HfModelConfig> load_hf_config(const std::string& path) {
   std::error_code ec;
-  std::string file = std::filesystem::is_directory(path, ec) ? (std::filesystem::path(path) / "config.json").string()
-                                                              : path;
+  std::string file =
+      std::filesystem::is_directory(path, ec) ? (std::filesystem::path(path) / "config.json").string() : path;
   BALEEN_ASSIGN_OR_RETURN(std::string text, read_file(file));
   auto c = parse_hf_config(text);
   if (!c.ok()) return c.error().with_context(file);
@@ -432,9 +446,9 @@ std::string hf_config_summary(const HfModelConfig& c) {
     s += buf;
   }
   if (c.num_nextn_predict_layers > 0) s += " + " + std::to_string(c.num_nextn_predict_layers) + " MTP";
-  std::snprintf(buf, sizeof(buf), ", hidden %lld, ffn %lld, vocab %lld, ctx %lld", static_cast<long long>(c.hidden_size),
-                static_cast<long long>(c.intermediate_size), static_cast<long long>(c.vocab_size),
-                static_cast<long long>(c.max_position_embeddings));
+  std::snprintf(buf, sizeof(buf), ", hidden %lld, ffn %lld, vocab %lld, ctx %lld",
+                static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size),
+                static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_position_embeddings));
   s += buf;
   if (c.is_deepseek()) {
     std::snprintf(buf, sizeof(buf), ", MLA %lld heads q_lora %lld kv_lora %lld nope %lld rope %lld v %lld",
@@ -443,12 +457,12 @@ std::string hf_config_summary(const HfModelConfig& c) {
                   static_cast<long long>(c.qk_rope_head_dim), static_cast<long long>(c.v_head_dim));
     s += buf;
     if (c.n_routed_experts > 0) {
-      std::snprintf(buf, sizeof(buf), ", MoE %lld experts (ff %lld) top-%lld in %lld/%lld groups %s/%s%s x%g + %lld shared",
-                    static_cast<long long>(c.n_routed_experts), static_cast<long long>(c.moe_intermediate_size),
-                    static_cast<long long>(c.num_experts_per_tok), static_cast<long long>(c.topk_group),
-                    static_cast<long long>(c.n_group), topk_method_name(c.topk_method),
-                    scoring_func_name(c.scoring_func), c.norm_topk_prob ? " renorm" : "", c.routed_scaling_factor,
-                    static_cast<long long>(c.n_shared_experts));
+      std::snprintf(
+          buf, sizeof(buf), ", MoE %lld experts (ff %lld) top-%lld in %lld/%lld groups %s/%s%s x%g + %lld shared",
+          static_cast<long long>(c.n_routed_experts), static_cast<long long>(c.moe_intermediate_size),
+          static_cast<long long>(c.num_experts_per_tok), static_cast<long long>(c.topk_group),
+          static_cast<long long>(c.n_group), topk_method_name(c.topk_method), scoring_func_name(c.scoring_func),
+          c.norm_topk_prob ? " renorm" : "", c.routed_scaling_factor, static_cast<long long>(c.n_shared_experts));
       s += buf;
     }
   } else {

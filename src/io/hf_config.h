@@ -94,9 +94,7 @@ struct HfModelConfig {
 
   std::optional<HfQuantization> quantization;  // FP8 checkpoints
 
-  bool is_deepseek() const {
-    return model_type == HfModelType::kDeepseekV2 || model_type == HfModelType::kDeepseekV3;
-  }
+  bool is_deepseek() const { return model_type == HfModelType::kDeepseekV2 || model_type == HfModelType::kDeepseekV3; }
   // qk_nope_head_dim + qk_rope_head_dim for MLA, head_dim otherwise.
   int64_t qk_head_dim() const { return is_deepseek() ? qk_nope_head_dim + qk_rope_head_dim : head_dim; }
   // True when main-model layer `layer` (0-based) uses the MoE FFN (spec 1.2).

@@ -22,13 +22,13 @@ struct DtypeEntry {
 };
 
 constexpr DtypeEntry kDtypes[] = {
-    {SafetensorsDtype::kBool, "BOOL", 1},       {SafetensorsDtype::kU8, "U8", 1},
-    {SafetensorsDtype::kI8, "I8", 1},           {SafetensorsDtype::kU16, "U16", 2},
-    {SafetensorsDtype::kI16, "I16", 2},         {SafetensorsDtype::kF16, "F16", 2},
-    {SafetensorsDtype::kBF16, "BF16", 2},       {SafetensorsDtype::kU32, "U32", 4},
-    {SafetensorsDtype::kI32, "I32", 4},         {SafetensorsDtype::kF32, "F32", 4},
-    {SafetensorsDtype::kU64, "U64", 8},         {SafetensorsDtype::kI64, "I64", 8},
-    {SafetensorsDtype::kF64, "F64", 8},         {SafetensorsDtype::kF8E4M3, "F8_E4M3", 1},
+    {SafetensorsDtype::kBool, "BOOL", 1},      {SafetensorsDtype::kU8, "U8", 1},
+    {SafetensorsDtype::kI8, "I8", 1},          {SafetensorsDtype::kU16, "U16", 2},
+    {SafetensorsDtype::kI16, "I16", 2},        {SafetensorsDtype::kF16, "F16", 2},
+    {SafetensorsDtype::kBF16, "BF16", 2},      {SafetensorsDtype::kU32, "U32", 4},
+    {SafetensorsDtype::kI32, "I32", 4},        {SafetensorsDtype::kF32, "F32", 4},
+    {SafetensorsDtype::kU64, "U64", 8},        {SafetensorsDtype::kI64, "I64", 8},
+    {SafetensorsDtype::kF64, "F64", 8},        {SafetensorsDtype::kF8E4M3, "F8_E4M3", 1},
     {SafetensorsDtype::kF8E5M2, "F8_E5M2", 1},
 };
 
@@ -47,8 +47,9 @@ std::string short_name(const std::string& s) { return s.size() <= 200 ? s : s.su
 Result<uint64_t> read_uint(const json& v, uint64_t limit, const std::string& what) {
   if (v.is_number_unsigned()) {
     uint64_t u = v.get<uint64_t>();
-    if (u > limit) return make_error(ErrorCode::kCorruptFile, "%s is too large (%llu)", what.c_str(),
-                                     static_cast<unsigned long long>(u));
+    if (u > limit)
+      return make_error(ErrorCode::kCorruptFile, "%s is too large (%llu)", what.c_str(),
+                        static_cast<unsigned long long>(u));
     return u;
   }
   if (v.is_number_integer()) {
@@ -204,8 +205,8 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) {
-        return fail(make_error(ErrorCode::kCorruptFile, "__metadata__ must be an object, got %s",
-                               json_type_name(it.value())));
+        return fail(
+            make_error(ErrorCode::kCorruptFile, "__metadata__ must be an object, got %s", json_type_name(it.value())));
       }
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
         if (!m.value().is_string()) {
@@ -235,10 +236,11 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
     const ParsedEntry& e = entries[i];
     const std::string nm = short_name(e.tensor.name);
     if (e.end > data_size) {
-      return fail(make_error(ErrorCode::kCorruptFile,
-                             "tensor '%s': data_offsets [%llu, %llu] extend past the end of the data section (%llu bytes)",
-                             nm.c_str(), static_cast<unsigned long long>(e.begin),
-                             static_cast<unsigned long long>(e.end), static_cast<unsigned long long>(data_size)));
+      return fail(
+          make_error(ErrorCode::kCorruptFile,
+                     "tensor '%s': data_offsets [%llu, %llu] extend past the end of the data section (%llu bytes)",
+                     nm.c_str(), static_cast<unsigned long long>(e.begin), static_cast<unsigned long long>(e.end),
+                     static_cast<unsigned long long>(data_size)));
     }
     if (e.begin < expect) {
       return fail(make_error(ErrorCode::kCorruptFile, "tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s'",
@@ -246,9 +248,9 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
                              static_cast<unsigned long long>(e.end), prev ? short_name(*prev).c_str() : "?"));
     }
     if (e.begin > expect) {
-      return fail(make_error(ErrorCode::kCorruptFile,
-                             "tensor '%s': hole in the data section: bytes [%llu, %llu) belong to no tensor", nm.c_str(),
-                             static_cast<unsigned long long>(expect), static_cast<unsigned long long>(e.begin)));
+      return fail(make_error(
+          ErrorCode::kCorruptFile, "tensor '%s': hole in the data section: bytes [%llu, %llu) belong to no tensor",
+          nm.c_str(), static_cast<unsigned long long>(expect), static_cast<unsigned long long>(e.begin)));
     }
     expect = e.end;
     prev = &e.tensor.name;
@@ -298,7 +300,8 @@ Result<SafetensorsModel> SafetensorsModel::open(const std::string& path) {
     if (fs::exists(fs::path(path) / "model.safetensors.index.json", ec)) {
       index_path = (fs::path(path) / "model.safetensors.index.json").string();
     } else if (fs::exists(fs::path(path) / "model.safetensors", ec)) {
-      BALEEN_ASSIGN_OR_RETURN(SafetensorsFile f, SafetensorsFile::open((fs::path(path) / "model.safetensors").string()));
+      BALEEN_ASSIGN_OR_RETURN(SafetensorsFile f,
+                              SafetensorsFile::open((fs::path(path) / "model.safetensors").string()));
       m.shards_.push_back(std::move(f));
     } else {
       return make_error(ErrorCode::kNotFound, "'%s' has neither model.safetensors.index.json nor model.safetensors",
@@ -377,8 +380,8 @@ Result<SafetensorsModel> SafetensorsModel::open(const std::string& path) {
     }
     // Every tensor of the index must be in its shard.
     for (const auto& [name, shard] : tensor_to_shard) {
-      size_t i = static_cast<size_t>(std::lower_bound(shard_names.begin(), shard_names.end(), shard) -
-                                     shard_names.begin());
+      size_t i =
+          static_cast<size_t>(std::lower_bound(shard_names.begin(), shard_names.end(), shard) - shard_names.begin());
       if (m.shards_[i].find(name) == nullptr) {
         return fail(make_error(ErrorCode::kCorruptFile, "tensor '%s' listed in weight_map is missing from shard '%s'",
                                short_name(name).c_str(), shard.c_str()));

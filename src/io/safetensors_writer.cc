@@ -70,7 +70,8 @@ std::string SafetensorsWriter::serialize() const {
   json header = json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   for (const Entry& e : tensors_) {
-    header[e.name] = {{"dtype", safetensors_dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+    header[e.name] = {
+        {"dtype", safetensors_dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');

@@ -37,10 +37,10 @@ enum class GgmlType : uint32_t {
 
 struct GgmlTypeInfo {
   GgmlType type;
-  std::string_view name;   // ggml's name, e.g. "q4_K"
-  uint32_t block_size;     // elements per block (1 for plain types)
-  uint32_t type_size;      // bytes per block
-  bool has_dequantize;     // a reference dequantize-to-F32 exists (kernels/ref/dequant.h)
+  std::string_view name;  // ggml's name, e.g. "q4_K"
+  uint32_t block_size;    // elements per block (1 for plain types)
+  uint32_t type_size;     // bytes per block
+  bool has_dequantize;    // a reference dequantize-to-F32 exists (kernels/ref/dequant.h)
 };
 
 // Info for a type id read from a file; nullopt for ids Baleen does not know.

@@ -1,7 +1,7 @@
 #include "tokenizer/added_tokens.h"
 
-#include <algorithm>
 #include <unicode/uchar.h>
+#include <algorithm>
 
 #include "core/utf8.h"
 
@@ -10,8 +10,8 @@ namespace {
 
 // Rust regex `\s`: Unicode White_Space (HF strips with `\s*`).
 bool is_white_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 // Rust regex `\w`: Alphabetic, marks, decimal numbers, connector punctuation, join controls.

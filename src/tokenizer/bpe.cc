@@ -75,8 +75,9 @@ Status BpeTokenizer::init_merges(const BpeTokenizerConfig& config) {
     if (a == vocab_to_id_.end() || b == vocab_to_id_.end() || m == vocab_to_id_.end()) {
       if (!config.strict_merges) continue;
       const std::string& missing = a == vocab_to_id_.end() ? left : b == vocab_to_id_.end() ? right : joined;
-      return make_error(ErrorCode::kCorruptFile, "merge %zu ('%s %s') references token '%s' that is not in the vocabulary",
-                        r, left.c_str(), right.c_str(), missing.c_str());
+      return make_error(ErrorCode::kCorruptFile,
+                        "merge %zu ('%s %s') references token '%s' that is not in the vocabulary", r, left.c_str(),
+                        right.c_str(), missing.c_str());
     }
     insert_merge(a->second, b->second, static_cast<uint32_t>(r), m->second);
   }

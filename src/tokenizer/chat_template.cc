@@ -69,8 +69,7 @@ std::string_view rstrip_char(std::string_view s, char c) {
 // Python str.isspace() for one code point (what Jinja's `trim` strips).
 bool is_unicode_space(char32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 std::string_view python_strip(std::string_view s) {
@@ -122,13 +121,27 @@ void python_json(const nlohmann::ordered_json& v, std::string& out) {
       out += '"';
       for (char c : v.get_ref<const std::string&>()) {
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
-          case '\b': out += "\\b"; break;
-          case '\f': out += "\\f"; break;
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
+          case '\b':
+            out += "\\b";
+            break;
+          case '\f':
+            out += "\\f";
+            break;
           default:
             if (static_cast<unsigned char>(c) < 0x20) {
               char buf[8];
@@ -142,19 +155,28 @@ void python_json(const nlohmann::ordered_json& v, std::string& out) {
       out += '"';
       break;
     }
-    case nlohmann::ordered_json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; break;
-    case nlohmann::ordered_json::value_t::null: out += "null"; break;
+    case nlohmann::ordered_json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      break;
+    case nlohmann::ordered_json::value_t::null:
+      out += "null";
+      break;
     case nlohmann::ordered_json::value_t::number_float: {
       double d = v.get<double>();
       std::string s = nlohmann::ordered_json(d).dump();
       // Python writes integral floats as "2.0", non-finite as NaN/Infinity (nlohmann: null).
-      if (d != d) s = "NaN";
-      else if (d == 1.0 / 0.0) s = "Infinity";
-      else if (d == -1.0 / 0.0) s = "-Infinity";
+      if (d != d)
+        s = "NaN";
+      else if (d == 1.0 / 0.0)
+        s = "Infinity";
+      else if (d == -1.0 / 0.0)
+        s = "-Infinity";
       out += s;
       break;
     }
-    default: out += v.dump(); break;  // integers
+    default:
+      out += v.dump();
+      break;  // integers
   }
 }
 
@@ -361,8 +383,8 @@ Result<std::string> render_qwen3(std::span<const ChatMessage> messages, const Ch
       }
       for (size_t k = 0; k < m.tool_calls.size(); ++k) {
         if ((k == 0 && !content.empty()) || k > 0) out += "\n";
-        out += "<tool_call>\n{\"name\": \"" + m.tool_calls[k].name + "\", \"arguments\": " +
-               m.tool_calls[k].arguments + "}\n</tool_call>";
+        out += "<tool_call>\n{\"name\": \"" + m.tool_calls[k].name + "\", \"arguments\": " + m.tool_calls[k].arguments +
+               "}\n</tool_call>";
       }
       out += "<|im_end|>\n";
     } else if (m.role == "tool") {
@@ -404,12 +426,18 @@ Result<std::string> render_chat(ChatTemplateKind kind, std::span<const ChatMessa
                       chat_template_kind_name(kind));
   }
   switch (kind) {
-    case ChatTemplateKind::kDeepSeekV2: return render_deepseek_v2(messages, options);
-    case ChatTemplateKind::kDeepSeekV3: return render_deepseek_v3_r1(false, messages, options);
-    case ChatTemplateKind::kDeepSeekR1: return render_deepseek_v3_r1(true, messages, options);
-    case ChatTemplateKind::kDeepSeekV31: return render_deepseek_v31(messages, options);
-    case ChatTemplateKind::kQwen3: return render_qwen3(messages, options);
-    case ChatTemplateKind::kLlama3: return render_llama3(messages, options);
+    case ChatTemplateKind::kDeepSeekV2:
+      return render_deepseek_v2(messages, options);
+    case ChatTemplateKind::kDeepSeekV3:
+      return render_deepseek_v3_r1(false, messages, options);
+    case ChatTemplateKind::kDeepSeekR1:
+      return render_deepseek_v3_r1(true, messages, options);
+    case ChatTemplateKind::kDeepSeekV31:
+      return render_deepseek_v31(messages, options);
+    case ChatTemplateKind::kQwen3:
+      return render_qwen3(messages, options);
+    case ChatTemplateKind::kLlama3:
+      return render_llama3(messages, options);
   }
   return Error(ErrorCode::kInternal, "unhandled chat template kind");
 }

@@ -22,12 +22,23 @@ std::string quote_literal(std::string_view s) {
   std::string out = "'";
   for (char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\'': out += "\\'"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   out += '\'';
@@ -52,13 +63,27 @@ struct Normaliser {
       if (t[i] == '\\' && i + 1 < t.size()) {
         char e = t[i + 1];
         switch (e) {
-          case 'n': *decoded += '\n'; break;
-          case 't': *decoded += '\t'; break;
-          case 'r': *decoded += '\r'; break;
-          case '\\': *decoded += '\\'; break;
-          case '\'': *decoded += '\''; break;
-          case '"': *decoded += '"'; break;
-          default: *decoded += '\\'; *decoded += e;
+          case 'n':
+            *decoded += '\n';
+            break;
+          case 't':
+            *decoded += '\t';
+            break;
+          case 'r':
+            *decoded += '\r';
+            break;
+          case '\\':
+            *decoded += '\\';
+            break;
+          case '\'':
+            *decoded += '\'';
+            break;
+          case '"':
+            *decoded += '"';
+            break;
+          default:
+            *decoded += '\\';
+            *decoded += e;
         }
         i += 2;
       } else {
@@ -199,13 +224,34 @@ const std::vector<Family>& families() {
         expr("'\\n<｜tool▁output▁begin｜>' + message['content'] + '<｜tool▁output▁end｜>'"),
         frag("{% if ns.is_tool %}{{'<｜tool▁outputs▁end｜>'}}{% endif %}"),
     };
-    const std::set<std::string> ds_literals = {
-        "\n\n", "\n", "\n<｜tool▁output▁begin｜>", "", "<｜Assistant｜>",
-        "<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>", "<｜User｜>", "<｜end▁of▁sentence｜>",
-        "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
-        "<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>", "<｜tool▁outputs▁end｜>", "<｜tool▁output▁end｜>",
-        "<｜tool▁sep｜>", "```", "```json", "arguments", "assistant", "content", "function", "name", "role",
-        "system", "tool", "tool_calls", "type", "user"};
+    const std::set<std::string> ds_literals = {"\n\n",
+                                               "\n",
+                                               "\n<｜tool▁output▁begin｜>",
+                                               "",
+                                               "<｜Assistant｜>",
+                                               "<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>",
+                                               "<｜User｜>",
+                                               "<｜end▁of▁sentence｜>",
+                                               "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>",
+                                               "<｜tool▁call▁begin｜>",
+                                               "<｜tool▁call▁end｜>",
+                                               "<｜tool▁outputs▁begin｜><｜tool▁output▁begin｜>",
+                                               "<｜tool▁outputs▁end｜>",
+                                               "<｜tool▁output▁end｜>",
+                                               "<｜tool▁sep｜>",
+                                               "```",
+                                               "```json",
+                                               "arguments",
+                                               "assistant",
+                                               "content",
+                                               "function",
+                                               "name",
+                                               "role",
+                                               "system",
+                                               "tool",
+                                               "tool_calls",
+                                               "type",
+                                               "user"};
 
     std::vector<Family> t;
     {  // DeepSeek-V3 (Dec 2024)
@@ -230,8 +276,9 @@ const std::vector<Family>& families() {
       t.push_back(std::move(f));
     }
     {  // DeepSeek-V3.1
-      const std::string call = "'<｜tool▁call▁begin｜>'+ tool['function']['name'] + '<｜tool▁sep｜>' + "
-                               "tool['function']['arguments'] + '<｜tool▁call▁end｜>'";
+      const std::string call =
+          "'<｜tool▁call▁begin｜>'+ tool['function']['name'] + '<｜tool▁sep｜>' + "
+          "tool['function']['arguments'] + '<｜tool▁call▁end｜>'";
       Family f{ChatTemplateKind::kDeepSeekV31, {}, {}, {}};
       f.required = {
           frag("{{bos_token}}{{ns.system_prompt}}"),
@@ -243,11 +290,12 @@ const std::vector<Family>& families() {
           expr("message['role'] == 'assistant' and message['tool_calls'] is defined and "
                "message['tool_calls'] is not none"),
           frag("{% if ns.is_last_user %}{{'<｜Assistant｜></think>'}}{% endif %}"),
-          frag("{% if message['content'] is none %}{{'<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>'+ "
-               "tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] + "
-               "'<｜tool▁call▁end｜>'}}{% else %}{{message['content'] + '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + "
-               "tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] + "
-               "'<｜tool▁call▁end｜>'}}{% endif %}"),
+          frag(
+              "{% if message['content'] is none %}{{'<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>'+ "
+              "tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] + "
+              "'<｜tool▁call▁end｜>'}}{% else %}{{message['content'] + '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + "
+              "tool['function']['name'] + '<｜tool▁sep｜>' + tool['function']['arguments'] + "
+              "'<｜tool▁call▁end｜>'}}{% endif %}"),
           frag("{% else %}{{" + call + "}}{% endif %}{% endfor %}{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}"),
           frag("{% if ns.is_last_user %}{{'<｜Assistant｜>'}}{% if message['prefix'] is defined and "
                "message['prefix'] and thinking %}{{'<think>'}}{% else %}{{'</think>'}}{% endif %}{% endif %}"),
@@ -259,11 +307,32 @@ const std::vector<Family>& families() {
           frag("{% if add_generation_prompt and ns.is_last_user and not ns.is_tool %}{{'<｜Assistant｜>'}}"
                "{% if not thinking %}{{'</think>'}}{% else %}{{'<think>'}}{% endif %}{% endif %}"),
       };
-      f.literals = {"\n\n", "", "</think>", "<think>", "<｜Assistant｜>", "<｜Assistant｜></think>", "<｜User｜>",
-                    "<｜end▁of▁sentence｜>", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>",
-                    "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>", "<｜tool▁call▁begin｜>", "<｜tool▁call▁end｜>",
-                    "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>", "<｜tool▁sep｜>", "arguments", "assistant",
-                    "content", "function", "name", "prefix", "role", "system", "tool", "tool_calls", "user"};
+      f.literals = {"\n\n",
+                    "",
+                    "</think>",
+                    "<think>",
+                    "<｜Assistant｜>",
+                    "<｜Assistant｜></think>",
+                    "<｜User｜>",
+                    "<｜end▁of▁sentence｜>",
+                    "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>",
+                    "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>",
+                    "<｜tool▁call▁begin｜>",
+                    "<｜tool▁call▁end｜>",
+                    "<｜tool▁output▁begin｜>",
+                    "<｜tool▁output▁end｜>",
+                    "<｜tool▁sep｜>",
+                    "arguments",
+                    "assistant",
+                    "content",
+                    "function",
+                    "name",
+                    "prefix",
+                    "role",
+                    "system",
+                    "tool",
+                    "tool_calls",
+                    "user"};
       t.push_back(std::move(f));
     }
     {  // DeepSeek-V2 / V2-Lite chat
@@ -324,10 +393,30 @@ const std::vector<Family>& families() {
           "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
           "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": "
           "<args-json-object>}\n</tool_call><|im_end|>\n",
-          "assistant", "system", "tool", "user", "\", \"arguments\": ", "", "</think>", "</tool_response>",
-          "<think>", "<think>\n\n</think>\n\n", "<tool_call>\n{\"name\": \"", "<tool_response>", "<|im_end|>",
-          "<|im_end|>\n", "<|im_start|>", "<|im_start|>assistant\n", "<|im_start|>system\n", "<|im_start|>user",
-          "\n</think>\n\n", "\n</tool_response>", "\n<think>\n", "\n<tool_response>\n", "\n\n", "}\n</tool_call>"};
+          "assistant",
+          "system",
+          "tool",
+          "user",
+          "\", \"arguments\": ",
+          "",
+          "</think>",
+          "</tool_response>",
+          "<think>",
+          "<think>\n\n</think>\n\n",
+          "<tool_call>\n{\"name\": \"",
+          "<tool_response>",
+          "<|im_end|>",
+          "<|im_end|>\n",
+          "<|im_start|>",
+          "<|im_start|>assistant\n",
+          "<|im_start|>system\n",
+          "<|im_start|>user",
+          "\n</think>\n\n",
+          "\n</tool_response>",
+          "\n<think>\n",
+          "\n<tool_response>\n",
+          "\n\n",
+          "}\n</tool_call>"};
       t.push_back(std::move(f));
     }
     {  // Llama-3.0 instruct
@@ -338,8 +427,12 @@ const std::vector<Family>& families() {
                "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{content}}{% endfor %}"),
           frag("{% if add_generation_prompt %}{{'<|start_header_id|>assistant<|end_header_id|>\\n\\n'}}{% endif %}"),
       };
-      f.literals = {"<|end_header_id|>\n\n", "<|eot_id|>", "<|start_header_id|>",
-                    "<|start_header_id|>assistant<|end_header_id|>\n\n", "content", "role"};
+      f.literals = {"<|end_header_id|>\n\n",
+                    "<|eot_id|>",
+                    "<|start_header_id|>",
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n",
+                    "content",
+                    "role"};
       t.push_back(std::move(f));
     }
     return t;
@@ -374,12 +467,18 @@ std::string normalise_chat_template(std::string_view template_text) {
 
 const char* chat_template_kind_name(ChatTemplateKind kind) {
   switch (kind) {
-    case ChatTemplateKind::kDeepSeekV2: return "deepseek-v2";
-    case ChatTemplateKind::kDeepSeekV3: return "deepseek-v3";
-    case ChatTemplateKind::kDeepSeekR1: return "deepseek-r1";
-    case ChatTemplateKind::kDeepSeekV31: return "deepseek-v3.1";
-    case ChatTemplateKind::kQwen3: return "qwen3";
-    case ChatTemplateKind::kLlama3: return "llama3";
+    case ChatTemplateKind::kDeepSeekV2:
+      return "deepseek-v2";
+    case ChatTemplateKind::kDeepSeekV3:
+      return "deepseek-v3";
+    case ChatTemplateKind::kDeepSeekR1:
+      return "deepseek-r1";
+    case ChatTemplateKind::kDeepSeekV31:
+      return "deepseek-v3.1";
+    case ChatTemplateKind::kQwen3:
+      return "qwen3";
+    case ChatTemplateKind::kLlama3:
+      return "llama3";
   }
   return "unknown";
 }

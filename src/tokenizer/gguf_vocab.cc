@@ -52,7 +52,8 @@ Result<std::unique_ptr<Tokenizer>> gpt2_from_gguf(const GgufFile& gguf) {
   for (const std::string& m : merges) {
     size_t sp = m.size() > 1 ? m.find(' ', 1) : std::string::npos;
     if (sp == std::string::npos || sp + 1 >= m.size()) {
-      return make_error(ErrorCode::kCorruptFile, "GGUF tokenizer.ggml.merges entry '%s' is not 'left right'", m.c_str());
+      return make_error(ErrorCode::kCorruptFile, "GGUF tokenizer.ggml.merges entry '%s' is not 'left right'",
+                        m.c_str());
     }
     cfg.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
   }

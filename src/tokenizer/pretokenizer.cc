@@ -169,7 +169,8 @@ Result<std::vector<std::string>> pretokenizer_patterns_for(std::string_view pre)
   if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") return std::vector<std::string>{kLlama3Pattern};
   if (pre == "qwen2" || pre == "deepseek-r1-qwen") return std::vector<std::string>{kQwen2Pattern};
   if (pre == "deepseek-llm") {
-    return std::vector<std::string>{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunct, "\\s+$", kDeepseekLlmCjk, "\\p{N}+"};
+    return std::vector<std::string>{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunct,
+                                    "\\s+$",  kDeepseekLlmCjk,     "\\p{N}+"};
   }
   if (pre == "deepseek-coder") {
     return std::vector<std::string>{"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kDeepseekLlmCjk, "\\p{N}"};

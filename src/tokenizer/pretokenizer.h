@@ -140,7 +140,8 @@ void PreTokenizer::split_from(size_t step, std::string_view piece, Fn& fn) const
   while (search <= piece.size() && s.regex->find(piece, search, &mb, &me)) {
     if (me == mb) {  // empty match: never a piece; move on by one code point
       size_t step_len = 1;
-      while (mb + step_len < piece.size() && (static_cast<unsigned char>(piece[mb + step_len]) & 0xC0) == 0x80) ++step_len;
+      while (mb + step_len < piece.size() && (static_cast<unsigned char>(piece[mb + step_len]) & 0xC0) == 0x80)
+        ++step_len;
       search = mb + step_len;
       continue;
     }

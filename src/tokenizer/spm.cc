@@ -299,7 +299,7 @@ class SpmTokenizer final : public Tokenizer {
   std::vector<float> scores_;
   std::vector<int32_t> types_;
   bool add_space_prefix_;
-  std::vector<std::string> pieces_;        // bytes each token decodes to
+  std::vector<std::string> pieces_;  // bytes each token decodes to
   TokenMap token_to_id_;
   std::vector<TokenId> special_matchers_;  // user-defined, control, unknown; longest text first
   std::array<TokenId, 256> byte_ids_{};    // byte -> <0xNN> token (or 1-byte token), -1 = none
@@ -326,8 +326,8 @@ Result<std::unique_ptr<Tokenizer>> make_spm_tokenizer(SpmVocab vocab) {
                       vocab.scores.size(), n);
   }
   if (!vocab.types.empty() && vocab.types.size() != n) {
-    return make_error(ErrorCode::kCorruptFile,
-                      "SPM vocab: tokenizer.ggml.token_type has %zu entries, tokens has %zu", vocab.types.size(), n);
+    return make_error(ErrorCode::kCorruptFile, "SPM vocab: tokenizer.ggml.token_type has %zu entries, tokens has %zu",
+                      vocab.types.size(), n);
   }
   for (size_t i = 0; i < vocab.scores.size(); ++i) {
     if (std::isnan(vocab.scores[i])) {
@@ -349,8 +349,10 @@ Result<std::unique_ptr<Tokenizer>> make_spm_tokenizer(SpmVocab vocab) {
   BALEEN_TRY(check_special_id("SPM vocab: eos", s.eos, n));
   BALEEN_TRY(check_special_id("SPM vocab: unknown", s.unk, n));
   BALEEN_TRY(check_special_id("SPM vocab: padding", s.pad, n));
-  if (s.add_bos && s.bos < 0) return make_error(ErrorCode::kCorruptFile, "SPM vocab: add_bos is set but there is no BOS id");
-  if (s.add_eos && s.eos < 0) return make_error(ErrorCode::kCorruptFile, "SPM vocab: add_eos is set but there is no EOS id");
+  if (s.add_bos && s.bos < 0)
+    return make_error(ErrorCode::kCorruptFile, "SPM vocab: add_bos is set but there is no BOS id");
+  if (s.add_eos && s.eos < 0)
+    return make_error(ErrorCode::kCorruptFile, "SPM vocab: add_eos is set but there is no EOS id");
   return std::unique_ptr<Tokenizer>(std::make_unique<SpmTokenizer>(std::move(vocab)));
 }
 

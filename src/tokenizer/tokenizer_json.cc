@@ -15,9 +15,7 @@ using nlohmann::json;
 
 constexpr size_t kMaxVocab = 1u << 24;  // ids beyond this are certainly a corrupt file
 
-Error bad(const char* fmt, const std::string& what) {
-  return make_error(ErrorCode::kCorruptFile, fmt, what.c_str());
-}
+Error bad(const char* fmt, const std::string& what) { return make_error(ErrorCode::kCorruptFile, fmt, what.c_str()); }
 
 bool get_bool(const json& obj, const char* key, bool def) {
   auto it = obj.find(key);
@@ -38,7 +36,8 @@ Status parse_vocab(const json& vocab, std::vector<std::string>* out) {
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer()) return bad("tokenizer.json: vocab entry '%s' has a non-integer id", it.key());
     int64_t id = it.value().get<int64_t>();
-    if (id < 0 || static_cast<uint64_t>(id) >= kMaxVocab) return bad("tokenizer.json: vocab entry '%s' has an out-of-range id", it.key());
+    if (id < 0 || static_cast<uint64_t>(id) >= kMaxVocab)
+      return bad("tokenizer.json: vocab entry '%s' has an out-of-range id", it.key());
     if (static_cast<size_t>(id) >= out->size()) out->resize(static_cast<size_t>(id) + 1);
     (*out)[static_cast<size_t>(id)] = it.key();
   }
@@ -54,7 +53,8 @@ Status parse_merges(const json& merges, std::vector<std::pair<std::string, std::
     if (m.is_string()) {  // "left right"; a token may itself start with a space, so search from 1
       const std::string& s = m.get_ref<const std::string&>();
       size_t sp = s.size() > 1 ? s.find(' ', 1) : std::string::npos;
-      if (sp == std::string::npos || sp + 1 >= s.size()) return bad("tokenizer.json: merge '%s' is not 'left right'", s);
+      if (sp == std::string::npos || sp + 1 >= s.size())
+        return bad("tokenizer.json: merge '%s' is not 'left right'", s);
       out->emplace_back(s.substr(0, sp), s.substr(sp + 1));
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
       out->emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
@@ -71,7 +71,8 @@ Status parse_model(const json& root, BpeTokenizerConfig* cfg) {
   const json& model = *mit;
   std::string type = type_of(model);
   if (!type.empty() && type != "BPE") {
-    return make_error(ErrorCode::kUnsupported, "tokenizer.json: model type '%s' is not supported (only BPE)", type.c_str());
+    return make_error(ErrorCode::kUnsupported, "tokenizer.json: model type '%s' is not supported (only BPE)",
+                      type.c_str());
   }
   if (!model.contains("vocab")) return bad("tokenizer.json: %s", "model has no 'vocab'");
   if (type.empty() && !model.contains("merges")) {
@@ -106,7 +107,8 @@ Status parse_added_tokens(const json& root, BpeTokenizerConfig* cfg) {
     AddedToken a;
     int64_t id = t["id"].get<int64_t>();
     a.content = t["content"].get<std::string>();
-    if (id < 0 || static_cast<uint64_t>(id) >= kMaxVocab) return bad("tokenizer.json: added token '%s' has an out-of-range id", a.content);
+    if (id < 0 || static_cast<uint64_t>(id) >= kMaxVocab)
+      return bad("tokenizer.json: added token '%s' has an out-of-range id", a.content);
     a.id = static_cast<TokenId>(id);
     a.special = get_bool(t, "special", false);
     a.normalized = get_bool(t, "normalized", !a.special);
@@ -133,7 +135,8 @@ Status parse_normalizer(const json& n, NormalizerKind* kind) {
     *kind = NormalizerKind::kNfc;
     return ok_status();
   }
-  return make_error(ErrorCode::kUnsupported, "tokenizer.json: normalizer '%s' is not supported (supported: NFC, Sequence)",
+  return make_error(ErrorCode::kUnsupported,
+                    "tokenizer.json: normalizer '%s' is not supported (supported: NFC, Sequence)",
                     type.empty() ? "(no type)" : type.c_str());
 }
 
@@ -148,9 +151,18 @@ std::string escape_literal(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (std::string_view("\\^$.|?*+()[]{}-/#&~ \t\n\r").find(c) != std::string_view::npos) {
-      if (c == '\n') { out += "\\n"; continue; }
-      if (c == '\r') { out += "\\r"; continue; }
-      if (c == '\t') { out += "\\t"; continue; }
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      if (c == '\r') {
+        out += "\\r";
+        continue;
+      }
+      if (c == '\t') {
+        out += "\\t";
+        continue;
+      }
       out += '\\';
     }
     out += c;
@@ -174,13 +186,15 @@ Status parse_pre_tokenizer(const json& p, BpeTokenizerConfig* cfg, PreState* st)
   std::string type = type_of(p);
   if (type == "Sequence") {
     auto it = p.find("pretokenizers");
-    if (it == p.end() || !it->is_array()) return bad("tokenizer.json: %s", "pre_tokenizer Sequence without 'pretokenizers'");
+    if (it == p.end() || !it->is_array())
+      return bad("tokenizer.json: %s", "pre_tokenizer Sequence without 'pretokenizers'");
     for (const json& sub : *it) BALEEN_TRY(parse_pre_tokenizer(sub, cfg, st));
     return ok_status();
   }
   if (type == "Split") {
     auto pat = p.find("pattern");
-    if (pat == p.end() || !pat->is_object()) return bad("tokenizer.json: %s", "Split pre-tokenizer without a 'pattern'");
+    if (pat == p.end() || !pat->is_object())
+      return bad("tokenizer.json: %s", "Split pre-tokenizer without a 'pattern'");
     std::string regex;
     if (pat->contains("Regex") && (*pat)["Regex"].is_string()) {
       regex = (*pat)["Regex"].get<std::string>();
@@ -263,7 +277,8 @@ std::optional<std::string> config_token(const json& cfg, const char* key) {
   auto it = cfg.find(key);
   if (it == cfg.end()) return std::nullopt;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) return (*it)["content"].get<std::string>();
+  if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
+    return (*it)["content"].get<std::string>();
   return std::nullopt;
 }
 
@@ -276,7 +291,8 @@ Result<std::unique_ptr<Tokenizer>> build(const json& root, const json& tcfg) {
   PreState st;
   if (auto it = root.find("pre_tokenizer"); it != root.end()) BALEEN_TRY(parse_pre_tokenizer(*it, &cfg, &st));
   if (!st.saw_byte_level) {
-    return make_error(ErrorCode::kUnsupported, "tokenizer.json: BPE without a ByteLevel pre-tokenizer is not supported");
+    return make_error(ErrorCode::kUnsupported,
+                      "tokenizer.json: BPE without a ByteLevel pre-tokenizer is not supported");
   }
   TemplateInfo tmpl;
   if (auto it = root.find("post_processor"); it != root.end()) parse_post_processor(*it, &tmpl);
@@ -312,7 +328,7 @@ Result<std::unique_ptr<Tokenizer>> build(const json& root, const json& tcfg) {
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::from_tokenizer_json_text(std::string_view tokenizer_json,
-                                                                        std::string_view config_json) {
+                                                                       std::string_view config_json) {
   // nlohmann::json reports through exceptions; none may leave this module.
   try {
     json root = json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);

@@ -99,7 +99,8 @@ TEST(Cli, InspectGguf) {
   BALEEN_REQUIRE_CONFORMANCE();
   std::string scratch = testing::scratch_dir("cli_inspect_gguf");
   // README section 6.1: ds3-micro has 1 685 856 parameters, architecture deepseek2.
-  RunResult r = run_baleen({"inspect", testing::conformance_path("models/micro/ds3-micro/ds3-micro-q4_k_m.gguf")}, scratch);
+  RunResult r =
+      run_baleen({"inspect", testing::conformance_path("models/micro/ds3-micro/ds3-micro-q4_k_m.gguf")}, scratch);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("architecture:  deepseek2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("parameters:    1685856 "), std::string::npos) << r.out;
@@ -127,8 +128,8 @@ TEST(Cli, MalformedFilesGiveOneErrorLine) {
       {"empty.gguf", ""},
       {"bad_magic.gguf", std::string("GGUX\x03\0\0\0", 8) + std::string(16, '\0')},
       {"truncated.gguf", std::string("GGUF\x03\0\0\0\x01\0\0\0", 12)},
-      {"huge_count.gguf", std::string("GGUF\x03\0\0\0", 8) + std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) +
-                              std::string(8, '\0')},
+      {"huge_count.gguf",
+       std::string("GGUF\x03\0\0\0", 8) + std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + std::string(8, '\0')},
   };
   for (const auto& c : cases) {
     std::string path = scratch + "/" + c.name;

@@ -1,7 +1,7 @@
 // Differential tokenizer test: compares Baleen's encoder with Hugging Face's (ids produced by
 // hf_reference.js with the npm `tokenizers` package) on every line of a JSONL file, and checks that
-// decoding Baleen's ids gives the text back (or HF's decode of it, for normalizing tokenizers). Exit 0 only when every string matches exactly.
-// Usage: differential_compare TOKENIZER_JSON HF_JSONL NAME
+// decoding Baleen's ids gives the text back (or HF's decode of it, for normalizing tokenizers). Exit 0 only when every
+// string matches exactly. Usage: differential_compare TOKENIZER_JSON HF_JSONL NAME
 #include <cstdio>
 #include <fstream>
 #include <string>

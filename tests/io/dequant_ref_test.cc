@@ -17,11 +17,11 @@
 namespace baleen {
 namespace {
 
-constexpr uint16_t kF16Half = 0x3800;     // 0.5
-constexpr uint16_t kF16Quarter = 0x3400;  // 0.25
-constexpr uint16_t kF16One = 0x3C00;      // 1.0
+constexpr uint16_t kF16Half = 0x3800;      // 0.5
+constexpr uint16_t kF16Quarter = 0x3400;   // 0.25
+constexpr uint16_t kF16One = 0x3C00;       // 1.0
 constexpr uint16_t kF16MinusOne = 0xBC00;  // -1.0
-constexpr uint16_t kF16Eighth = 0x3000;   // 0.125
+constexpr uint16_t kF16Eighth = 0x3000;    // 0.125
 
 void put16(std::vector<uint8_t>& b, size_t at, uint16_t v) {
   b[at] = v & 0xFF;
@@ -41,10 +41,10 @@ TEST(GgmlTypeTable, BlockSizesMatchGgml) {
     uint32_t block, bytes;
   };
   // ggml-common.h / gguf.md: ids and (elements, bytes) per block.
-  const Row rows[] = {{0, 1, 4},     {1, 1, 2},     {30, 1, 2},     {2, 32, 18},   {3, 32, 20},   {6, 32, 22},
-                      {7, 32, 24},   {8, 32, 34},   {9, 32, 36},    {10, 256, 84}, {11, 256, 110}, {12, 256, 144},
-                      {13, 256, 176}, {14, 256, 210}, {15, 256, 292}, {20, 32, 18},  {24, 1, 1},    {25, 1, 2},
-                      {26, 1, 4},    {27, 1, 8},    {28, 1, 8}};
+  const Row rows[] = {{0, 1, 4},      {1, 1, 2},      {30, 1, 2},     {2, 32, 18},   {3, 32, 20},    {6, 32, 22},
+                      {7, 32, 24},    {8, 32, 34},    {9, 32, 36},    {10, 256, 84}, {11, 256, 110}, {12, 256, 144},
+                      {13, 256, 176}, {14, 256, 210}, {15, 256, 292}, {20, 32, 18},  {24, 1, 1},     {25, 1, 2},
+                      {26, 1, 4},     {27, 1, 8},     {28, 1, 8}};
   for (const Row& r : rows) {
     auto info = ggml_type_info(r.id);
     ASSERT_TRUE(info.has_value()) << r.id;
@@ -240,7 +240,8 @@ TEST(DequantRef, Q4_KAndQ5_K) {
     put16(b, 2, kF16Half);
     pack_k4_scales(sc, mn, &b[4]);
     // 64 elements per 32 qs bytes: first 32 in low nibbles, next 32 in high nibbles.
-    for (int e = 0; e < 256; ++e) b[16 + 32 * (e / 64) + e % 32] |= static_cast<uint8_t>((q[e] & 15) << (((e % 64) / 32) * 4));
+    for (int e = 0; e < 256; ++e)
+      b[16 + 32 * (e / 64) + e % 32] |= static_cast<uint8_t>((q[e] & 15) << (((e % 64) / 32) * 4));
     auto y = dequant(GgmlType::kQ4_K, b, 256);
     for (int e = 0; e < 256; ++e) EXPECT_EQ(y[e], 0.125f * sc[e / 32] * (q[e] & 15) - 0.5f * mn[e / 32]) << e;
   }
@@ -302,17 +303,17 @@ TEST(QuantizeRef, RoundTripWithinFormatBounds) {
   const uint64_t n = 256 * 16;
   std::vector<float> x(n);
   for (uint64_t k = 0; k < n; ++k) x[k] = nd(rng);
-  for (uint64_t k = 256; k < 512; ++k) x[k] = x[k] * 0.01f + 3.0f;   // all positive
+  for (uint64_t k = 256; k < 512; ++k) x[k] = x[k] * 0.01f + 3.0f;    // all positive
   for (uint64_t k = 512; k < 768; ++k) x[k] = x[k] * 100.0f - 50.0f;  // large
-  for (uint64_t k = 768; k < 1024; ++k) x[k] = 0.0f;                 // all zero
-  for (uint64_t k = 1024; k < 1280; ++k) x[k] = -0.75f;              // constant negative
+  for (uint64_t k = 768; k < 1024; ++k) x[k] = 0.0f;                  // all zero
+  for (uint64_t k = 1024; k < 1280; ++k) x[k] = -0.75f;               // constant negative
 
   struct Case {
     GgmlType type;
     double nmse_max;  // over the Gaussian part; 4-bit uniform grids give ~1e-2, each bit /4
   };
-  const Case cases[] = {{GgmlType::kQ8_0, 1e-4}, {GgmlType::kQ4_0, 2e-2}, {GgmlType::kQ4_1, 1.5e-2},
-                        {GgmlType::kQ5_0, 5e-3}, {GgmlType::kQ5_1, 4e-3}, {GgmlType::kQ4_K, 1.5e-2},
+  const Case cases[] = {{GgmlType::kQ8_0, 1e-4}, {GgmlType::kQ4_0, 2e-2},   {GgmlType::kQ4_1, 1.5e-2},
+                        {GgmlType::kQ5_0, 5e-3}, {GgmlType::kQ5_1, 4e-3},   {GgmlType::kQ4_K, 1.5e-2},
                         {GgmlType::kQ5_K, 4e-3}, {GgmlType::kQ6_K, 1.5e-3}, {GgmlType::kF16, 1e-7},
                         {GgmlType::kBF16, 1e-4}};
   for (const Case& c : cases) {
@@ -334,21 +335,40 @@ TEST(QuantizeRef, RoundTripWithinFormatBounds) {
       }
       double bound = 0;
       switch (c.type) {
-        case GgmlType::kQ8_0: bound = 0.501 * amax / 127; break;
-        case GgmlType::kQ4_0: bound = 1.002 * amax / 8; break;
-        case GgmlType::kQ5_0: bound = 1.002 * amax / 16; break;
-        case GgmlType::kQ4_1: bound = 0.51 * (mx - mn) / 15 + std::fabs(mn) * 1e-3; break;
-        case GgmlType::kQ5_1: bound = 0.51 * (mx - mn) / 31 + std::fabs(mn) * 1e-3; break;
+        case GgmlType::kQ8_0:
+          bound = 0.501 * amax / 127;
+          break;
+        case GgmlType::kQ4_0:
+          bound = 1.002 * amax / 8;
+          break;
+        case GgmlType::kQ5_0:
+          bound = 1.002 * amax / 16;
+          break;
+        case GgmlType::kQ4_1:
+          bound = 0.51 * (mx - mn) / 15 + std::fabs(mn) * 1e-3;
+          break;
+        case GgmlType::kQ5_1:
+          bound = 0.51 * (mx - mn) / 31 + std::fabs(mn) * 1e-3;
+          break;
         // K-quants: offset min(0, min) and range up to max(0, max); scales rounded up on a 6-bit
         // grid add at most 1/63 of the largest range, so half a step is <= 0.52 range/(L-1).
-        case GgmlType::kQ4_K: bound = 0.55 * (std::max(mx, 0.0f) - std::min(mn, 0.0f)) / 15; break;
-        case GgmlType::kQ5_K: bound = 0.55 * (std::max(mx, 0.0f) - std::min(mn, 0.0f)) / 31; break;
-        case GgmlType::kQ6_K: bound = 1.02 * amax / 32; break;
-        default: bound = amax * (c.type == GgmlType::kF16 ? 1e-3 : 4e-3); break;
+        case GgmlType::kQ4_K:
+          bound = 0.55 * (std::max(mx, 0.0f) - std::min(mn, 0.0f)) / 15;
+          break;
+        case GgmlType::kQ5_K:
+          bound = 0.55 * (std::max(mx, 0.0f) - std::min(mn, 0.0f)) / 31;
+          break;
+        case GgmlType::kQ6_K:
+          bound = 1.02 * amax / 32;
+          break;
+        default:
+          bound = amax * (c.type == GgmlType::kF16 ? 1e-3 : 4e-3);
+          break;
       }
       for (uint64_t j = 0; j < bs; ++j) {
         double e = std::fabs(static_cast<double>(yb[j]) - xb[j]);
-        ASSERT_LE(e, bound + 1e-6) << info.name << " block " << blk << " elem " << j << " x=" << xb[j] << " y=" << yb[j];
+        ASSERT_LE(e, bound + 1e-6) << info.name << " block " << blk << " elem " << j << " x=" << xb[j]
+                                   << " y=" << yb[j];
         if (blk * bs >= 1280) {
           err2 += e * e;
           ref2 += static_cast<double>(xb[j]) * xb[j];
@@ -357,7 +377,8 @@ TEST(QuantizeRef, RoundTripWithinFormatBounds) {
     }
     double nmse = err2 / ref2;
     EXPECT_LT(nmse, c.nmse_max) << info.name;
-    std::printf("quantize round trip %-6s NMSE %.3g (threshold %.3g)\n", std::string(info.name).c_str(), nmse, c.nmse_max);
+    std::printf("quantize round trip %-6s NMSE %.3g (threshold %.3g)\n", std::string(info.name).c_str(), nmse,
+                c.nmse_max);
   }
 }
 

@@ -54,7 +54,7 @@ TEST(GgufConformance, Stories260K) {
   const GgufTensorInfo* out = g->find_tensor("output.weight");
   ASSERT_NE(out, nullptr);
   ASSERT_EQ(out->ne.size(), 2u);
-  EXPECT_EQ(out->ne[0], 64u);  // dim 64
+  EXPECT_EQ(out->ne[0], 64u);   // dim 64
   EXPECT_EQ(out->ne[1], 512u);  // vocab 512
   EXPECT_EQ(out->n_bytes, 64u * 512 * 4);
   auto tokens = g->get_string_array("tokenizer.ggml.tokens");
@@ -65,7 +65,8 @@ TEST(GgufConformance, Stories260K) {
   ASSERT_EQ(scores->size(), 512u);
   // README 5 says "all scores 0.0"; the file (read independently with a few lines of Python
   // struct code) has 0 for ids 0..259 and -(id - 259) for ids 259..511.
-  for (size_t k = 0; k < scores->size(); ++k) EXPECT_EQ((*scores)[k], k < 259 ? 0.0 : -static_cast<double>(k - 259)) << k;
+  for (size_t k = 0; k < scores->size(); ++k)
+    EXPECT_EQ((*scores)[k], k < 259 ? 0.0 : -static_cast<double>(k - 259)) << k;
   EXPECT_EQ(g->get_int("tokenizer.ggml.bos_token_id").value(), 1);
   EXPECT_EQ(g->get_int("tokenizer.ggml.eos_token_id").value(), 2);
   EXPECT_EQ(g->find("llama.rope.freq_base"), nullptr);
@@ -170,14 +171,22 @@ TEST(GgufConformance, VocabFiles) {
 // The block's own stored d (and m) are read from the block bytes.
 double legacy_bound(GgmlType type, const uint8_t* block) {
   const double rel = std::ldexp(1.0, -11) * 1.01;
-  auto f16 = [&](int off) { return std::fabs(static_cast<double>(f16_to_f32(static_cast<uint16_t>(block[off] | (block[off + 1] << 8))))); };
+  auto f16 = [&](int off) {
+    return std::fabs(static_cast<double>(f16_to_f32(static_cast<uint16_t>(block[off] | (block[off + 1] << 8)))));
+  };
   switch (type) {
-    case GgmlType::kQ8_0: return f16(0) * (0.5 + 127 * rel);
-    case GgmlType::kQ4_0: return f16(0) * (1.0 + 8 * rel);
-    case GgmlType::kQ5_0: return f16(0) * (1.0 + 16 * rel);
-    case GgmlType::kQ4_1: return f16(0) * (0.5 + 15 * rel) + f16(2) * rel;
-    case GgmlType::kQ5_1: return f16(0) * (0.5 + 31 * rel) + f16(2) * rel;
-    default: return -1;
+    case GgmlType::kQ8_0:
+      return f16(0) * (0.5 + 127 * rel);
+    case GgmlType::kQ4_0:
+      return f16(0) * (1.0 + 8 * rel);
+    case GgmlType::kQ5_0:
+      return f16(0) * (1.0 + 16 * rel);
+    case GgmlType::kQ4_1:
+      return f16(0) * (0.5 + 15 * rel) + f16(2) * rel;
+    case GgmlType::kQ5_1:
+      return f16(0) * (0.5 + 31 * rel) + f16(2) * rel;
+    default:
+      return -1;
   }
 }
 
@@ -187,15 +196,20 @@ double legacy_bound(GgmlType type, const uint8_t* block) {
 // thresholds are ~2x those estimates (llama.cpp's searched scales only do better).
 double nmse_threshold(GgmlType type) {
   switch (type) {
-    case GgmlType::kQ8_0: return 1e-4;
-    case GgmlType::kQ6_K: return 1.5e-3;
+    case GgmlType::kQ8_0:
+      return 1e-4;
+    case GgmlType::kQ6_K:
+      return 1.5e-3;
     case GgmlType::kQ5_0:
     case GgmlType::kQ5_1:
-    case GgmlType::kQ5_K: return 5e-3;
+    case GgmlType::kQ5_K:
+      return 5e-3;
     case GgmlType::kQ4_0:
     case GgmlType::kQ4_1:
-    case GgmlType::kQ4_K: return 1.5e-2;
-    default: return 0;  // F32 / F16 / BF16: exact comparisons instead
+    case GgmlType::kQ4_K:
+      return 1.5e-2;
+    default:
+      return 0;  // F32 / F16 / BF16: exact comparisons instead
   }
 }
 

@@ -124,7 +124,8 @@ TEST(GgufCorrupt, CorpusIsRejected) {
   const uint64_t kHuge = 1ull << 62;
   std::vector<Case> cases;
   cases.push_back({"bad magic", Raw().header(0, 0).b.replace(0, 4, "GGUX"), ErrorCode::kCorruptFile, "magic"});
-  cases.push_back({"big-endian magic", Raw().header(0, 0).b.replace(0, 4, "FUGG"), ErrorCode::kUnsupported, "big-endian"});
+  cases.push_back(
+      {"big-endian magic", Raw().header(0, 0).b.replace(0, 4, "FUGG"), ErrorCode::kUnsupported, "big-endian"});
   cases.push_back({"big-endian version", Raw().header(0, 0, 0x03000000).b, ErrorCode::kUnsupported, "big-endian"});
   cases.push_back({"version 1", Raw().header(0, 0, 1).b, ErrorCode::kUnsupported, "version 1"});
   cases.push_back({"version 99", Raw().header(0, 0, 99).b, ErrorCode::kUnsupported, "version 99"});
@@ -132,14 +133,14 @@ TEST(GgufCorrupt, CorpusIsRejected) {
   cases.push_back({"huge n_tensors", Raw().header(kHuge, 0).b, ErrorCode::kCorruptFile, "tensor count"});
   cases.push_back({"huge n_kv", Raw().header(0, kHuge).b, ErrorCode::kCorruptFile, "metadata count"});
   cases.push_back({"n_kv max", Raw().header(0, ~0ull).b, ErrorCode::kCorruptFile, "metadata count"});
-  cases.push_back({"huge key length", Raw().header(0, 1).u64(kHuge).u32(4).u32(1).b, ErrorCode::kCorruptFile,
-                   "string length"});
+  cases.push_back(
+      {"huge key length", Raw().header(0, 1).u64(kHuge).u32(4).u32(1).b, ErrorCode::kCorruptFile, "string length"});
   cases.push_back({"key too long", Raw().header(0, 1).str(std::string(70000, 'k')).u32(4).u32(1).b,
                    ErrorCode::kCorruptFile, "exceeds the limit"});
-  cases.push_back({"huge string value", Raw().header(0, 1).str("k").u32(8).u64(kHuge).b, ErrorCode::kCorruptFile,
-                   "string length"});
-  cases.push_back({"huge u8 array", Raw().header(0, 1).str("k").u32(9).u32(0).u64(kHuge).b, ErrorCode::kCorruptFile,
-                   "array of"});
+  cases.push_back(
+      {"huge string value", Raw().header(0, 1).str("k").u32(8).u64(kHuge).b, ErrorCode::kCorruptFile, "string length"});
+  cases.push_back(
+      {"huge u8 array", Raw().header(0, 1).str("k").u32(9).u32(0).u64(kHuge).b, ErrorCode::kCorruptFile, "array of"});
   cases.push_back({"huge string array", Raw().header(0, 1).str("k").u32(9).u32(8).u64(1ull << 60).b,
                    ErrorCode::kCorruptFile, "array of"});
   cases.push_back({"huge array of arrays", Raw().header(0, 1).str("k").u32(9).u32(9).u64(~0ull).b,
@@ -156,10 +157,10 @@ TEST(GgufCorrupt, CorpusIsRejected) {
   cases.push_back({"unknown array element type", Raw().header(0, 1).str("k").u32(9).u32(77).u64(0).b,
                    ErrorCode::kCorruptFile, "element type 77"});
   cases.push_back({"bool value 2", Raw().header(0, 1).str("flag").u32(7).u8(2).b, ErrorCode::kCorruptFile, "flag"});
-  cases.push_back({"invalid UTF-8 key", Raw().header(0, 1).str("bad\xff\xfe").u32(4).u32(1).b, ErrorCode::kCorruptFile,
-                   "UTF-8"});
-  cases.push_back({"overlong UTF-8 key", Raw().header(0, 1).str("\xc0\xaf").u32(4).u32(1).b, ErrorCode::kCorruptFile,
-                   "UTF-8"});
+  cases.push_back(
+      {"invalid UTF-8 key", Raw().header(0, 1).str("bad\xff\xfe").u32(4).u32(1).b, ErrorCode::kCorruptFile, "UTF-8"});
+  cases.push_back(
+      {"overlong UTF-8 key", Raw().header(0, 1).str("\xc0\xaf").u32(4).u32(1).b, ErrorCode::kCorruptFile, "UTF-8"});
   cases.push_back({"duplicate key", Raw().header(0, 2).kv_u32("dup.key", 1).kv_u32("dup.key", 2).b,
                    ErrorCode::kCorruptFile, "duplicate metadata key 'dup.key'"});
   cases.push_back({"alignment 0", Raw().header(0, 1).kv_u32("general.alignment", 0).b, ErrorCode::kCorruptFile,
@@ -170,14 +171,15 @@ TEST(GgufCorrupt, CorpusIsRejected) {
                    ErrorCode::kCorruptFile, "general.alignment"});
   cases.push_back({"truncated kv type", Raw().header(0, 1).str("key.name").b, ErrorCode::kCorruptFile, "truncated"});
   // Tensor infos (no metadata; the info section starts at byte 24).
-  cases.push_back({"n_dims 5", Raw().header(1, 0).tensor("t", {1, 1, 1, 1, 1}, 0, 0).data(4).b,
-                   ErrorCode::kCorruptFile, "n_dims 5"});
-  cases.push_back({"shape product overflows", Raw().header(1, 0).tensor("t", {1ull << 32, 1ull << 32, 1ull << 32}, 0, 0).data(4).b,
+  cases.push_back({"n_dims 5", Raw().header(1, 0).tensor("t", {1, 1, 1, 1, 1}, 0, 0).data(4).b, ErrorCode::kCorruptFile,
+                   "n_dims 5"});
+  cases.push_back({"shape product overflows",
+                   Raw().header(1, 0).tensor("t", {1ull << 32, 1ull << 32, 1ull << 32}, 0, 0).data(4).b,
                    ErrorCode::kCorruptFile, "overflow"});
   cases.push_back({"byte size overflows", Raw().header(1, 0).tensor("t", {32, 550000000000000000ull}, 8, 0).data(34).b,
                    ErrorCode::kCorruptFile, "byte size overflows"});
-  cases.push_back({"negative ne", Raw().header(1, 0).tensor("t", {~0ull}, 0, 0).data(4).b, ErrorCode::kCorruptFile,
-                   "negative"});
+  cases.push_back(
+      {"negative ne", Raw().header(1, 0).tensor("t", {~0ull}, 0, 0).data(4).b, ErrorCode::kCorruptFile, "negative"});
   cases.push_back({"unknown type id 1000", Raw().header(1, 0).tensor("t", {4}, 1000, 0).data(16).b,
                    ErrorCode::kCorruptFile, "type id 1000"});
   cases.push_back({"unsupported type id 16", Raw().header(1, 0).tensor("t", {256}, 16, 0).data(66).b,
@@ -190,8 +192,8 @@ TEST(GgufCorrupt, CorpusIsRejected) {
                    ErrorCode::kCorruptFile, "past the end"});
   cases.push_back({"offset wraps around", Raw().header(1, 0).tensor("t", {4}, 0, ~0ull - 31).data(16).b,
                    ErrorCode::kCorruptFile, "past the end"});
-  cases.push_back({"data past end", Raw().header(1, 0).tensor("t", {8}, 0, 0).data(31).b, ErrorCode::kCorruptFile,
-                   "past the end"});
+  cases.push_back(
+      {"data past end", Raw().header(1, 0).tensor("t", {8}, 0, 0).data(31).b, ErrorCode::kCorruptFile, "past the end"});
   cases.push_back({"overlapping tensors",
                    Raw().header(2, 0).tensor("t1", {16}, 0, 0).tensor("t2", {16}, 0, 32).data(96).b,
                    ErrorCode::kCorruptFile, "overlap"});
@@ -204,8 +206,8 @@ TEST(GgufCorrupt, CorpusIsRejected) {
                    ErrorCode::kCorruptFile, "UTF-8"});
   cases.push_back({"tensor name too long", Raw().header(1, 0).tensor(std::string(65, 'n'), {8}, 0, 0).data(32).b,
                    ErrorCode::kCorruptFile, "tensor name"});
-  cases.push_back({"more tensors than infos", Raw().header(3, 0).tensor("t", {8}, 0, 0).b, ErrorCode::kCorruptFile,
-                   "tensor"});
+  cases.push_back(
+      {"more tensors than infos", Raw().header(3, 0).tensor("t", {8}, 0, 0).b, ErrorCode::kCorruptFile, "tensor"});
   cases.push_back({"tensor count bound after metadata",
                    Raw().header(2, 1).str("k").u32(8).str(std::string(40, 'v')).tensor("t", {1}, 0, 0).b,
                    ErrorCode::kCorruptFile, "tensor count"});

@@ -32,9 +32,13 @@ struct TensorSpec {
 void expect_same_value(const GgufValue& a, const GgufValue& b, const std::string& where) {
   ASSERT_EQ(a.type, b.type) << where;
   switch (a.type) {
-    case GgufType::kString: EXPECT_EQ(a.s, b.s) << where; break;
+    case GgufType::kString:
+      EXPECT_EQ(a.s, b.s) << where;
+      break;
     case GgufType::kFloat32:
-    case GgufType::kFloat64: EXPECT_EQ(a.f, b.f) << where; break;
+    case GgufType::kFloat64:
+      EXPECT_EQ(a.f, b.f) << where;
+      break;
     case GgufType::kArray:
       ASSERT_TRUE(a.arr && b.arr) << where;
       ASSERT_EQ(a.arr->elem_type, b.arr->elem_type) << where;
@@ -80,11 +84,12 @@ TEST_P(GgufRoundTrip, EveryTypeAndTensor) {
   // Nested: [[1, 2], [], [[ "deep" ]]] is not homogeneous in depth, so use [[1,2],[]] and a
   // separate three-level array of strings.
   w.set_value("t.nested", gguf_array(GgufType::kArray, {gguf_array(GgufType::kInt32, {gguf_i32(1), gguf_i32(-2)}),
-                                                         gguf_array(GgufType::kInt32, {})}));
-  w.set_value("t.nested3",
-              gguf_array(GgufType::kArray,
-                         {gguf_array(GgufType::kArray, {gguf_array(GgufType::kString, {gguf_string("deep"), gguf_string("")})}),
-                          gguf_array(GgufType::kArray, {})}));
+                                                        gguf_array(GgufType::kInt32, {})}));
+  w.set_value(
+      "t.nested3",
+      gguf_array(GgufType::kArray,
+                 {gguf_array(GgufType::kArray, {gguf_array(GgufType::kString, {gguf_string("deep"), gguf_string("")})}),
+                  gguf_array(GgufType::kArray, {})}));
   w.set_u32("t.replaced", 1);
   w.set_u32("t.replaced", 2);  // replaces in place
 
@@ -123,10 +128,31 @@ TEST_P(GgufRoundTrip, EveryTypeAndTensor) {
   ASSERT_EQ(g->metadata().size(), w.n_metadata());
 
   // Keys come back in insertion order (a replaced key keeps its first position).
-  const std::vector<std::string> keys = {"general.architecture", "t.u8", "t.i8", "t.u16", "t.i16", "t.u32", "t.i32",
-                                         "t.u64", "t.i64", "t.f32", "t.f64", "t.true", "t.false", "t.empty_string",
-                                         "t.utf8", "t.strings", "t.empty_array", "t.empty_string_array", "t.f32s",
-                                         "t.i64s", "t.bools", "t.u16s", "t.nested", "t.nested3", "t.replaced"};
+  const std::vector<std::string> keys = {"general.architecture",
+                                         "t.u8",
+                                         "t.i8",
+                                         "t.u16",
+                                         "t.i16",
+                                         "t.u32",
+                                         "t.i32",
+                                         "t.u64",
+                                         "t.i64",
+                                         "t.f32",
+                                         "t.f64",
+                                         "t.true",
+                                         "t.false",
+                                         "t.empty_string",
+                                         "t.utf8",
+                                         "t.strings",
+                                         "t.empty_array",
+                                         "t.empty_string_array",
+                                         "t.f32s",
+                                         "t.i64s",
+                                         "t.bools",
+                                         "t.u16s",
+                                         "t.nested",
+                                         "t.nested3",
+                                         "t.replaced"};
   std::vector<std::string> got_keys;
   for (const auto& kv : g->metadata()) {
     if (kv.first != "general.alignment") got_keys.push_back(kv.first);
@@ -216,8 +242,8 @@ TEST(GgufWriter, RejectsBadInput) {
   std::string bytes(34, '\0');
   EXPECT_TRUE(w.add_tensor("a", GgmlType::kQ8_0, {32}, bytes).ok());
   EXPECT_EQ(w.add_tensor("a", GgmlType::kQ8_0, {32}, bytes).error().code(), ErrorCode::kInvalidArgument);
-  EXPECT_FALSE(w.add_tensor("b", GgmlType::kQ8_0, {16, 2}, bytes).ok());   // ne0 not a multiple of 32
-  EXPECT_FALSE(w.add_tensor("c", GgmlType::kQ8_0, {64}, bytes).ok());      // byte count mismatch
+  EXPECT_FALSE(w.add_tensor("b", GgmlType::kQ8_0, {16, 2}, bytes).ok());  // ne0 not a multiple of 32
+  EXPECT_FALSE(w.add_tensor("c", GgmlType::kQ8_0, {64}, bytes).ok());     // byte count mismatch
   EXPECT_FALSE(w.add_tensor("d", GgmlType::kF32, {1, 1, 1, 1, 1}, std::string(4, '\0')).ok());  // 5 dims
   EXPECT_FALSE(w.add_tensor(std::string(65, 'x'), GgmlType::kF32, {1}, std::string(4, '\0')).ok());
   w.set_u32("general.alignment", 48);

@@ -251,65 +251,125 @@ TEST(HfConfig, ErrorsNameTheField) {
     return base;
   };
   const ErrorCode kU = ErrorCode::kUnsupported, kC = ErrorCode::kCorruptFile;
-  cases.push_back({"unknown model_type", with(ds3_config(), [](json& j) { j["model_type"] = "mistral"; }), kU,
+  cases.push_back({"unknown model_type",
+                   with(ds3_config(), [](json& j) { j["model_type"] = "mistral"; }),
+                   kU,
                    {"model_type", "mistral", "deepseek_v2", "deepseek_v3", "qwen2", "llama"}});
-  cases.push_back({"missing model_type", with(ds3_config(), [](json& j) { j.erase("model_type"); }), kC, {"model_type"}});
-  cases.push_back({"quant awq", with(ds3_config(), [](json& j) { j["quantization_config"]["quant_method"] = "awq"; }),
-                   kU, {"quant_method", "awq"}});
-  cases.push_back({"fmt e5m2", with(ds3_config(), [](json& j) { j["quantization_config"]["fmt"] = "e5m2"; }), kU,
-                   {"fmt", "e5m2"}});
-  cases.push_back({"block 64", with(ds3_config(), [](json& j) { j["quantization_config"]["weight_block_size"] = {64, 64}; }),
-                   kU, {"weight_block_size", "[64, 64]"}});
-  cases.push_back({"block missing", with(ds3_config(), [](json& j) { j["quantization_config"].erase("weight_block_size"); }),
-                   kC, {"weight_block_size"}});
+  cases.push_back(
+      {"missing model_type", with(ds3_config(), [](json& j) { j.erase("model_type"); }), kC, {"model_type"}});
+  cases.push_back({"quant awq",
+                   with(ds3_config(), [](json& j) { j["quantization_config"]["quant_method"] = "awq"; }),
+                   kU,
+                   {"quant_method", "awq"}});
+  cases.push_back(
+      {"fmt e5m2", with(ds3_config(), [](json& j) { j["quantization_config"]["fmt"] = "e5m2"; }), kU, {"fmt", "e5m2"}});
+  cases.push_back({"block 64",
+                   with(ds3_config(),
+                        [](json& j) {
+                          j["quantization_config"]["weight_block_size"] = {64, 64};
+                        }),
+                   kU,
+                   {"weight_block_size", "[64, 64]"}});
+  cases.push_back({"block missing",
+                   with(ds3_config(), [](json& j) { j["quantization_config"].erase("weight_block_size"); }),
+                   kC,
+                   {"weight_block_size"}});
   cases.push_back({"static activations",
-                   with(ds3_config(), [](json& j) { j["quantization_config"]["activation_scheme"] = "static"; }), kU,
+                   with(ds3_config(), [](json& j) { j["quantization_config"]["activation_scheme"] = "static"; }),
+                   kU,
                    {"activation_scheme", "static"}});
-  cases.push_back({"scale_fmt", with(ds3_config(), [](json& j) { j["quantization_config"]["scale_fmt"] = "fp32"; }), kU,
+  cases.push_back({"scale_fmt",
+                   with(ds3_config(), [](json& j) { j["quantization_config"]["scale_fmt"] = "fp32"; }),
+                   kU,
                    {"scale_fmt", "fp32"}});
-  cases.push_back({"topk_method", with(ds3_config(), [](json& j) { j["topk_method"] = "random"; }), kU,
-                   {"topk_method", "random"}});
-  cases.push_back({"scoring_func", with(ds3_config(), [](json& j) { j["scoring_func"] = "sqrtsoftplus"; }), kU,
+  cases.push_back(
+      {"topk_method", with(ds3_config(), [](json& j) { j["topk_method"] = "random"; }), kU, {"topk_method", "random"}});
+  cases.push_back({"scoring_func",
+                   with(ds3_config(), [](json& j) { j["scoring_func"] = "sqrtsoftplus"; }),
+                   kU,
                    {"scoring_func", "sqrtsoftplus"}});
-  cases.push_back({"rope type", with(ds3_config(), [](json& j) { j["rope_scaling"]["type"] = "dynamic"; }), kU,
+  cases.push_back({"rope type",
+                   with(ds3_config(), [](json& j) { j["rope_scaling"]["type"] = "dynamic"; }),
+                   kU,
                    {"rope_scaling.type", "dynamic"}});
-  cases.push_back({"rope yarn missing factor", with(ds3_config(), [](json& j) { j["rope_scaling"].erase("factor"); }), kC,
+  cases.push_back({"rope yarn missing factor",
+                   with(ds3_config(), [](json& j) { j["rope_scaling"].erase("factor"); }),
+                   kC,
                    {"rope_scaling.factor"}});
-  cases.push_back({"llama3 missing low", with(llama_config(), [](json& j) { j["rope_scaling"].erase("low_freq_factor"); }),
-                   kC, {"rope_scaling.low_freq_factor"}});
-  cases.push_back({"hidden_act", with(ds3_config(), [](json& j) { j["hidden_act"] = "gelu"; }), kU, {"hidden_act", "gelu"}});
-  cases.push_back({"missing hidden_size", with(ds3_config(), [](json& j) { j.erase("hidden_size"); }), kC, {"hidden_size"}});
-  cases.push_back({"missing kv_lora_rank", with(ds3_config(), [](json& j) { j.erase("kv_lora_rank"); }), kC,
-                   {"kv_lora_rank"}});
-  cases.push_back({"missing q_lora_rank", with(ds3_config(), [](json& j) { j.erase("q_lora_rank"); }), kC,
-                   {"q_lora_rank"}});
-  cases.push_back({"missing vocab_size", with(qwen2_config(), [](json& j) { j.erase("vocab_size"); }), kC, {"vocab_size"}});
-  cases.push_back({"hidden_size string", with(ds3_config(), [](json& j) { j["hidden_size"] = "256"; }), kC,
+  cases.push_back({"llama3 missing low",
+                   with(llama_config(), [](json& j) { j["rope_scaling"].erase("low_freq_factor"); }),
+                   kC,
+                   {"rope_scaling.low_freq_factor"}});
+  cases.push_back(
+      {"hidden_act", with(ds3_config(), [](json& j) { j["hidden_act"] = "gelu"; }), kU, {"hidden_act", "gelu"}});
+  cases.push_back(
+      {"missing hidden_size", with(ds3_config(), [](json& j) { j.erase("hidden_size"); }), kC, {"hidden_size"}});
+  cases.push_back(
+      {"missing kv_lora_rank", with(ds3_config(), [](json& j) { j.erase("kv_lora_rank"); }), kC, {"kv_lora_rank"}});
+  cases.push_back(
+      {"missing q_lora_rank", with(ds3_config(), [](json& j) { j.erase("q_lora_rank"); }), kC, {"q_lora_rank"}});
+  cases.push_back(
+      {"missing vocab_size", with(qwen2_config(), [](json& j) { j.erase("vocab_size"); }), kC, {"vocab_size"}});
+  cases.push_back({"hidden_size string",
+                   with(ds3_config(), [](json& j) { j["hidden_size"] = "256"; }),
+                   kC,
                    {"hidden_size", "integer", "string"}});
-  cases.push_back({"hidden_size zero", with(llama_config(), [](json& j) { j["hidden_size"] = 0; }), kC, {"hidden_size"}});
-  cases.push_back({"layers negative", with(llama_config(), [](json& j) { j["num_hidden_layers"] = -2; }), kC,
+  cases.push_back(
+      {"hidden_size zero", with(llama_config(), [](json& j) { j["hidden_size"] = 0; }), kC, {"hidden_size"}});
+  cases.push_back({"layers negative",
+                   with(llama_config(), [](json& j) { j["num_hidden_layers"] = -2; }),
+                   kC,
                    {"num_hidden_layers"}});
-  cases.push_back({"kv heads do not divide", with(llama_config(), [](json& j) { j["num_key_value_heads"] = 5; }), kC,
+  cases.push_back({"kv heads do not divide",
+                   with(llama_config(), [](json& j) { j["num_key_value_heads"] = 5; }),
+                   kC,
                    {"num_key_value_heads"}});
-  cases.push_back({"heads do not divide hidden", with(qwen2_config(), [](json& j) { j["num_attention_heads"] = 14; j["num_key_value_heads"] = 2; }),
-                   kC, {"num_attention_heads", "hidden_size"}});
-  cases.push_back({"head_dim mismatch", with(llama_config(), [](json& j) { j["head_dim"] = 64; }), kU, {"head_dim", "64"}});
-  cases.push_back({"experts_per_tok > experts", with(ds3_config(), [](json& j) { j["num_experts_per_tok"] = 17; }), kC,
+  cases.push_back({"heads do not divide hidden",
+                   with(qwen2_config(),
+                        [](json& j) {
+                          j["num_attention_heads"] = 14;
+                          j["num_key_value_heads"] = 2;
+                        }),
+                   kC,
+                   {"num_attention_heads", "hidden_size"}});
+  cases.push_back(
+      {"head_dim mismatch", with(llama_config(), [](json& j) { j["head_dim"] = 64; }), kU, {"head_dim", "64"}});
+  cases.push_back({"experts_per_tok > experts",
+                   with(ds3_config(), [](json& j) { j["num_experts_per_tok"] = 17; }),
+                   kC,
                    {"num_experts_per_tok"}});
-  cases.push_back({"topk_group > n_group", with(ds3_config(), [](json& j) { j["topk_group"] = 5; }), kC, {"topk_group"}});
-  cases.push_back({"n_group does not divide", with(ds3_config(), [](json& j) { j["n_group"] = 3; j["topk_group"] = 2; }), kC,
+  cases.push_back(
+      {"topk_group > n_group", with(ds3_config(), [](json& j) { j["topk_group"] = 5; }), kC, {"topk_group"}});
+  cases.push_back({"n_group does not divide",
+                   with(ds3_config(),
+                        [](json& j) {
+                          j["n_group"] = 3;
+                          j["topk_group"] = 2;
+                        }),
+                   kC,
                    {"n_group", "n_routed_experts"}});
-  cases.push_back({"rope dim odd", with(ds3_config(), [](json& j) { j["qk_rope_head_dim"] = 15; }), kC,
-                   {"qk_rope_head_dim"}});
-  cases.push_back({"sliding window", with(qwen2_config(), [](json& j) { j["use_sliding_window"] = true; }), kU,
+  cases.push_back(
+      {"rope dim odd", with(ds3_config(), [](json& j) { j["qk_rope_head_dim"] = 15; }), kC, {"qk_rope_head_dim"}});
+  cases.push_back({"sliding window",
+                   with(qwen2_config(), [](json& j) { j["use_sliding_window"] = true; }),
+                   kU,
                    {"use_sliding_window"}});
   cases.push_back({"mlp_bias", with(llama_config(), [](json& j) { j["mlp_bias"] = true; }), kU, {"mlp_bias"}});
-  cases.push_back({"eos negative", with(llama_config(), [](json& j) { j["eos_token_id"] = {128001, -1}; }), kC,
+  cases.push_back({"eos negative",
+                   with(llama_config(),
+                        [](json& j) {
+                          j["eos_token_id"] = {128001, -1};
+                        }),
+                   kC,
                    {"eos_token_id"}});
-  cases.push_back({"bos string", with(llama_config(), [](json& j) { j["bos_token_id"] = "<s>"; }), kC, {"bos_token_id"}});
-  cases.push_back({"norm_topk_prob not bool", with(ds3_config(), [](json& j) { j["norm_topk_prob"] = "yes"; }), kC,
+  cases.push_back(
+      {"bos string", with(llama_config(), [](json& j) { j["bos_token_id"] = "<s>"; }), kC, {"bos_token_id"}});
+  cases.push_back({"norm_topk_prob not bool",
+                   with(ds3_config(), [](json& j) { j["norm_topk_prob"] = "yes"; }),
+                   kC,
                    {"norm_topk_prob", "boolean"}});
-  cases.push_back({"rms eps zero", with(llama_config(), [](json& j) { j["rms_norm_eps"] = 0.0; }), kC, {"rms_norm_eps"}});
+  cases.push_back(
+      {"rms eps zero", with(llama_config(), [](json& j) { j["rms_norm_eps"] = 0.0; }), kC, {"rms_norm_eps"}});
 
   int passed = 0;
   for (const ErrorCase& c : cases) {
@@ -328,7 +388,8 @@ TEST(HfConfig, ErrorsNameTheField) {
     passed += good ? 1 : 0;
   }
   // Raw-text failures.
-  for (const char* text : {"{\"model_type\": \"llama\",", "[1, 2]", "{\"model_type\": \"llama\", \"model_type\": \"qwen2\"}"}) {
+  for (const char* text :
+       {"{\"model_type\": \"llama\",", "[1, 2]", "{\"model_type\": \"llama\", \"model_type\": \"qwen2\"}"}) {
     auto r = parse_hf_config(text);
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.error().code(), ErrorCode::kCorruptFile) << text;

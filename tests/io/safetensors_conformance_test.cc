@@ -22,8 +22,9 @@ struct Expected {
 };
 
 bool is_fp8_linear(const std::string& name) {
-  for (const char* s : {"q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_with_mqa.weight",
-                        "kv_b_proj.weight", "o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight"}) {
+  for (const char* s :
+       {"q_a_proj.weight", "q_b_proj.weight", "q_proj.weight", "kv_a_proj_with_mqa.weight", "kv_b_proj.weight",
+        "o_proj.weight", "gate_proj.weight", "up_proj.weight", "down_proj.weight"}) {
     const std::string suffix = std::string(".") + s;
     if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       return true;

@@ -114,8 +114,8 @@ TEST(SafetensorsCorrupt, Corpus) {
   corpus.check_file({"length 2^63", make_file_with_length(uint64_t{1} << 63, hdr, "abcd"), kCorrupt, "limit"});
   corpus.check_file({"length 2^64-1", make_file_with_length(UINT64_MAX, hdr, "abcd"), kCorrupt, "limit"});
   corpus.check_file({"length 100MB+1", make_file_with_length(100'000'001, hdr, "abcd"), kCorrupt, "limit"});
-  corpus.check_file({"length > file", make_file_with_length(hdr.size() + 5, hdr, "abcd"), kCorrupt,
-                     "exceeds the file size"});
+  corpus.check_file(
+      {"length > file", make_file_with_length(hdr.size() + 5, hdr, "abcd"), kCorrupt, "exceeds the file size"});
   corpus.check_file({"length 0", make_file_with_length(0, "", ""), kCorrupt, "does not start with '{'"});
 
   // Header JSON.
@@ -133,8 +133,8 @@ TEST(SafetensorsCorrupt, Corpus) {
   corpus.check_file({"entry not object", make_file("{\"a\": 5}", ""), kCorrupt, "must be an object"});
   corpus.check_file({"missing dtype", make_file("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd"), kCorrupt,
                      "missing 'dtype'"});
-  corpus.check_file({"missing shape", make_file("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", "abcd"),
-                     kCorrupt, "missing 'shape'"});
+  corpus.check_file({"missing shape", make_file("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", "abcd"), kCorrupt,
+                     "missing 'shape'"});
   corpus.check_file({"missing offsets", make_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", "abcd"), kCorrupt,
                      "missing 'data_offsets'"});
   corpus.check_file({"unknown field",
@@ -147,8 +147,9 @@ TEST(SafetensorsCorrupt, Corpus) {
   // dtype.
   corpus.check_file({"unknown dtype", make_file("{" + entry("a", "F4", "[1]", "[0,4]") + "}", "abcd"),
                      ErrorCode::kUnsupported, "unknown dtype 'F4'"});
-  corpus.check_file({"dtype not string", make_file("{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd"),
-                     kCorrupt, "dtype must be a string"});
+  corpus.check_file({"dtype not string",
+                     make_file("{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd"), kCorrupt,
+                     "dtype must be a string"});
 
   // Shapes.
   corpus.check_file({"negative dim", make_file("{" + entry("a", "F32", "[-1]", "[0,4]") + "}", "abcd"), kCorrupt,
@@ -157,7 +158,8 @@ TEST(SafetensorsCorrupt, Corpus) {
                      "shape[0] is not an integer"});
   corpus.check_file({"1e30 dim", make_file("{" + entry("a", "F32", "[1e30]", "[0,4]") + "}", "abcd"), kCorrupt,
                      "shape[0] is not an integer"});
-  corpus.check_file({"dim beyond uint64", make_file("{" + entry("a", "F32", "[1, 99999999999999999999999]", "[0,4]") + "}", "abcd"),
+  corpus.check_file({"dim beyond uint64",
+                     make_file("{" + entry("a", "F32", "[1, 99999999999999999999999]", "[0,4]") + "}", "abcd"),
                      kCorrupt, "shape[1] is not an integer"});
   corpus.check_file({"huge dim", make_file("{" + entry("a", "F32", "[18446744073709551615]", "[0,4]") + "}", "abcd"),
                      kCorrupt, "shape[0] is too large"});
@@ -166,8 +168,8 @@ TEST(SafetensorsCorrupt, Corpus) {
   corpus.check_file({"shape not array", make_file("{" + entry("a", "F32", "4", "[0,4]") + "}", "abcd"), kCorrupt,
                      "shape must be an array"});
   corpus.check_file({"shape product overflow",
-                     make_file("{" + entry("a", "F32", "[4294967296, 4294967296, 16]", "[0,4]") + "}", "abcd"), kCorrupt,
-                     "shape product overflows"});
+                     make_file("{" + entry("a", "F32", "[4294967296, 4294967296, 16]", "[0,4]") + "}", "abcd"),
+                     kCorrupt, "shape product overflows"});
   corpus.check_file({"shape product 2^64 wrap",
                      make_file("{" + entry("a", "U8", "[4294967296, 4294967296]", "[0,0]") + "}", ""), kCorrupt,
                      "shape product overflows"});
@@ -181,7 +183,8 @@ TEST(SafetensorsCorrupt, Corpus) {
   // Offsets.
   corpus.check_file({"offsets out of file", make_file("{" + entry("a", "F32", "[250]", "[0,1000]") + "}", "abcd"),
                      kCorrupt, "past the end"});
-  corpus.check_file({"offsets huge", make_file("{" + entry("a", "U8", "[1]", "[18446744073709551614,18446744073709551615]") + "}", "a"),
+  corpus.check_file({"offsets huge",
+                     make_file("{" + entry("a", "U8", "[1]", "[18446744073709551614,18446744073709551615]") + "}", "a"),
                      kCorrupt, "past the end"});
   corpus.check_file({"end < begin", make_file("{" + entry("a", "U8", "[0]", "[8,0]") + "}", "abcdefgh"), kCorrupt,
                      "end 0 < begin 8"});
@@ -193,28 +196,30 @@ TEST(SafetensorsCorrupt, Corpus) {
                      make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[4,12]") + "}",
                                "abcdefghijkl"),
                      kCorrupt, "overlap"});
-  corpus.check_file({"same range twice",
-                     make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[0,8]") + "}",
-                               "abcdefgh"),
-                     kCorrupt, "overlap"});
-  corpus.check_file({"hole",
-                     make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[12,20]") + "}",
-                               std::string(20, 'x')),
-                     kCorrupt, "hole"});
-  corpus.check_file({"hole at start", make_file("{" + entry("a", "F32", "[1]", "[4,8]") + "}", "abcdefgh"), kCorrupt,
-                     "hole"});
+  corpus.check_file(
+      {"same range twice",
+       make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[0,8]") + "}", "abcdefgh"),
+       kCorrupt, "overlap"});
+  corpus.check_file(
+      {"hole",
+       make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "," + entry("b", "F32", "[2]", "[12,20]") + "}",
+                 std::string(20, 'x')),
+       kCorrupt, "hole"});
+  corpus.check_file(
+      {"hole at start", make_file("{" + entry("a", "F32", "[1]", "[4,8]") + "}", "abcdefgh"), kCorrupt, "hole"});
   corpus.check_file({"trailing bytes", make_file("{" + entry("a", "F32", "[2]", "[0,8]") + "}", std::string(12, 'x')),
                      kCorrupt, "cover only 8"});
   corpus.check_file({"data but no tensors", make_file("{}", "abcd"), kCorrupt, "cover only 0"});
 
   // Duplicate names (nlohmann would silently keep the last one).
-  corpus.check_file({"duplicate names",
-                     make_file("{" + entry("a", "F32", "[1]", "[0,4]") + "," + entry("a", "F32", "[1]", "[4,8]") + "}",
-                               "abcdefgh"),
-                     kCorrupt, "duplicate key 'a'"});
-  corpus.check_file({"duplicate field",
-                     make_file("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd"),
-                     kCorrupt, "duplicate key 'dtype'"});
+  corpus.check_file(
+      {"duplicate names",
+       make_file("{" + entry("a", "F32", "[1]", "[0,4]") + "," + entry("a", "F32", "[1]", "[4,8]") + "}", "abcdefgh"),
+       kCorrupt, "duplicate key 'a'"});
+  corpus.check_file(
+      {"duplicate field",
+       make_file("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd"),
+       kCorrupt, "duplicate key 'dtype'"});
   corpus.check_file({"duplicate __metadata__", make_file("{\"__metadata__\":{},\"__metadata__\":{}}", ""), kCorrupt,
                      "duplicate key '__metadata__'"});
 
@@ -238,13 +243,15 @@ TEST(SafetensorsCorrupt, Corpus) {
   check_folder("index: trailing byte in shard", R"({"weight_map": {"x": "s1.safetensors", "y": "s2.safetensors"}})",
                {{s1, shard({"x"})}, {s2, shard({"y"}) + "?"}}, kCorrupt, "cover only");
   check_folder("index: missing shard", R"({"weight_map": {"x": "s1.safetensors", "y": "s2.safetensors"}})",
-               {{s1, shard({"x"})}}, ErrorCode::kNotFound, "shard 's2.safetensors' listed in weight_map does not exist");
+               {{s1, shard({"x"})}}, ErrorCode::kNotFound,
+               "shard 's2.safetensors' listed in weight_map does not exist");
   check_folder("index: tensor missing in shard", R"({"weight_map": {"x": "s1.safetensors", "y": "s1.safetensors"}})",
-               {{s1, shard({"x"})}}, kCorrupt, "tensor 'y' listed in weight_map is missing from shard 's1.safetensors'");
+               {{s1, shard({"x"})}}, kCorrupt,
+               "tensor 'y' listed in weight_map is missing from shard 's1.safetensors'");
   check_folder("index: tensor in two shards", R"({"weight_map": {"x": "s1.safetensors", "y": "s2.safetensors"}})",
                {{s1, shard({"x"})}, {s2, shard({"x", "y"})}}, kCorrupt, "same tensor in two shards");
-  check_folder("index: tensor not listed", R"({"weight_map": {"x": "s1.safetensors"}})",
-               {{s1, shard({"x", "z"})}}, kCorrupt, "tensor 'z' in shard 's1.safetensors' is not listed");
+  check_folder("index: tensor not listed", R"({"weight_map": {"x": "s1.safetensors"}})", {{s1, shard({"x", "z"})}},
+               kCorrupt, "tensor 'z' in shard 's1.safetensors' is not listed");
   check_folder("index: no weight_map", R"({"metadata": {}})", {{s1, shard({"x"})}}, kCorrupt, "missing 'weight_map'");
   check_folder("index: weight_map not object", R"({"weight_map": ["s1.safetensors"]})", {{s1, shard({"x"})}}, kCorrupt,
                "'weight_map' must be an object");

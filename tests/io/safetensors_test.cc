@@ -23,8 +23,8 @@ TEST(SafetensorsDtype, NamesAndSizes) {
   struct Case {
     const char* name;
     uint32_t size;
-  } cases[] = {{"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"I32", 4}, {"I64", 8},
-               {"BOOL", 1}, {"U8", 1}, {"I8", 1},   {"I16", 2},     {"F64", 8}};
+  } cases[] = {{"F32", 4},  {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"I32", 4}, {"I64", 8},
+               {"BOOL", 1}, {"U8", 1},  {"I8", 1},   {"I16", 2},     {"F64", 8}};
   for (const Case& c : cases) {
     auto d = parse_safetensors_dtype(c.name);
     ASSERT_TRUE(d.has_value()) << c.name;
@@ -165,9 +165,9 @@ TEST(Safetensors, MissingFolderContents) {
 
 // Kernel: hand-computed values with partial edge blocks (block 2x2 over a 3x3 weight).
 TEST(Fp8Dequant, ReferenceKernelPartialBlocks) {
-  const uint8_t q[9] = {0x38, 0x40, 0x38,   // 1 2 1
-                        0x38, 0x38, 0xB8,   // 1 1 -1
-                        0x40, 0x38, 0x30};  // 2 1 0.5
+  const uint8_t q[9] = {0x38, 0x40, 0x38,           // 1 2 1
+                        0x38, 0x38, 0xB8,           // 1 1 -1
+                        0x40, 0x38, 0x30};          // 2 1 0.5
   const float scale[4] = {0.5f, 2.0f, 4.0f, 8.0f};  // [ceil(3/2), ceil(3/2)]
   float out[9];
   fp8_block_dequant_ref(q, scale, 3, 3, 2, 2, out);
@@ -181,7 +181,7 @@ TEST(Fp8Dequant, ModelWeightWithScale) {
   const int64_t rows = 130, cols = 260;
   std::vector<uint8_t> q(rows * cols);
   for (int64_t i = 0; i < rows * cols; ++i) q[i] = static_cast<uint8_t>((i * 37) % 0x7E);  // no NaN codes
-  const std::vector<float> scale = {0.5f, 0.25f, 2.0f, 1.0f, 4.0f, 0.125f};  // [2, 3]
+  const std::vector<float> scale = {0.5f, 0.25f, 2.0f, 1.0f, 4.0f, 0.125f};                // [2, 3]
   SafetensorsWriter w;
   ASSERT_TRUE(w.add("w.weight", SafetensorsDtype::kF8E4M3, {rows, cols}, raw(q.data(), q.size())).ok());
   ASSERT_TRUE(w.add_f32("w.weight_scale_inv", SafetensorsDtype::kF32, {2, 3}, scale).ok());

@@ -65,10 +65,12 @@ TEST_P(VocabVectors, MatchesHuggingFace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, VocabVectors,
-                         ::testing::Values("deepseek-v3", "deepseek-llm", "qwen3", "deepseek-r1-distill-qwen", "llama3"),
+                         ::testing::Values("deepseek-v3", "deepseek-llm", "qwen3", "deepseek-r1-distill-qwen",
+                                           "llama3"),
                          [](const auto& info) {
                            std::string s = info.param;
-                           for (char& c : s) if (c == '-') c = '_';
+                           for (char& c : s)
+                             if (c == '-') c = '_';
                            return s;
                          });
 
@@ -158,7 +160,8 @@ TEST_P(ChatRenders, MatchHuggingFace) {
 INSTANTIATE_TEST_SUITE_P(Tokenizers, ChatRenders, ::testing::Values("deepseek-r1-distill-qwen", "qwen3", "llama3"),
                          [](const auto& info) {
                            std::string s = info.param;
-                           for (char& c : s) if (c == '-') c = '_';
+                           for (char& c : s)
+                             if (c == '-') c = '_';
                            return s;
                          });
 
@@ -166,9 +169,11 @@ INSTANTIATE_TEST_SUITE_P(Tokenizers, ChatRenders, ::testing::Values("deepseek-r1
 // tokenizer.json (qwen3 = qwen2 vocab, llama3 = llama-bpe).
 TEST(PreTokenizerPresets, EqualTokenizerJsonSplits) {
   BALEEN_REQUIRE_CONFORMANCE();
-  for (auto [json_name, pre] : {std::pair{"deepseek-v3", "deepseek-v3"}, {"deepseek-llm", "deepseek-llm"},
-                                 {"qwen3", "qwen2"}, {"deepseek-r1-distill-qwen", "deepseek-r1-qwen"},
-                                 {"llama3", "llama-bpe"}}) {
+  for (auto [json_name, pre] : {std::pair{"deepseek-v3", "deepseek-v3"},
+                                {"deepseek-llm", "deepseek-llm"},
+                                {"qwen3", "qwen2"},
+                                {"deepseek-r1-distill-qwen", "deepseek-r1-qwen"},
+                                {"llama3", "llama-bpe"}}) {
     auto text = read_file(conformance_path(std::string("tokenizers/") + json_name + "/tokenizer.json"));
     ASSERT_TRUE(text.ok());
     auto j = nlohmann::json::parse(*text);
@@ -214,7 +219,7 @@ TEST(SpecialIds, FromConfigAndPostProcessor) {
   EXPECT_EQ(ids[0], 0);
   EXPECT_EQ(tok.token_text(0), "<｜begin▁of▁sentence｜>");
   EXPECT_EQ(tok.token_id("<｜User｜>"), std::optional<TokenId>(128803));
-  EXPECT_EQ(tok.token_id("\n"), std::nullopt);  // vocabulary text is byte-level: "\n" is "Ċ"
+  EXPECT_EQ(tok.token_id("\n"), std::nullopt);                // vocabulary text is byte-level: "\n" is "Ċ"
   EXPECT_EQ(tok.token_id("Ċ"), std::optional<TokenId>(201));  // deepseek-spec §9.1
   EXPECT_EQ(tok.token_to_bytes(201), "\n");
   EXPECT_EQ(tok.token_to_bytes(271), "\n\n");

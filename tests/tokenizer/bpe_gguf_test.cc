@@ -52,7 +52,8 @@ TEST_P(GgufVocab, MatchesLlamaCppVectors) {
 INSTANTIATE_TEST_SUITE_P(Vocabs, GgufVocab, ::testing::Values("deepseek-llm", "deepseek-coder", "qwen2", "llama-bpe"),
                          [](const auto& info) {
                            std::string s = info.param;
-                           for (char& c : s) if (c == '-') c = '_';
+                           for (char& c : s)
+                             if (c == '-') c = '_';
                            return s;
                          });
 
@@ -66,15 +67,16 @@ TEST(GgufVocab, AgreesWithTokenizerJson) {
   std::vector<std::string> texts;
   for (const auto& c : j["cases"]) texts.push_back(c["text"].get<std::string>());
   for (const auto& r : j["chat_renders"]) texts.push_back(r["rendered"].get<std::string>());
-  for (auto [gguf_name, json_name] : {std::pair{"deepseek-llm", "deepseek-llm"}, {"qwen2", "deepseek-r1-distill-qwen"},
-                                      {"llama-bpe", "llama3"}}) {
+  for (auto [gguf_name, json_name] :
+       {std::pair{"deepseek-llm", "deepseek-llm"}, {"qwen2", "deepseek-r1-distill-qwen"}, {"llama-bpe", "llama3"}}) {
     auto g = Tokenizer::load(vocab_path(gguf_name));
     auto h = Tokenizer::load(conformance_path(std::string("tokenizers/") + json_name));  // an HF folder
     ASSERT_TRUE(g.ok() && h.ok()) << gguf_name;
     for (const std::string& t : texts) {
       // Without parse_special: both treat every token string as text. (With it, the files differ
       // on purpose: the R1-Distill json adds the DeepSeek specials the qwen2 GGUF lacks.)
-      EXPECT_EQ(ids_str((*g)->encode(t, false, false)), ids_str((*h)->encode(t, false, false))) << gguf_name << ": " << t;
+      EXPECT_EQ(ids_str((*g)->encode(t, false, false)), ids_str((*h)->encode(t, false, false)))
+          << gguf_name << ": " << t;
     }
   }
 }
@@ -145,12 +147,14 @@ TEST(GgufVocab, SmallVocabAndNamedErrors) {
   EXPECT_EQ((*ok)->decode(std::vector<TokenId>{257, 256}, true), "he");
   EXPECT_TRUE((*ok)->special_ids().add_bos);  // llama.cpp's default when add_bos_token is absent
 
-  auto bad_pre = Tokenizer::load(write_vocab("pre", [](GgufWriter& w) { w.set_string("tokenizer.ggml.pre", "my-own-pre"); }));
+  auto bad_pre =
+      Tokenizer::load(write_vocab("pre", [](GgufWriter& w) { w.set_string("tokenizer.ggml.pre", "my-own-pre"); }));
   ASSERT_FALSE(bad_pre.ok());
   EXPECT_EQ(bad_pre.error().code(), ErrorCode::kUnsupported);
   EXPECT_NE(bad_pre.error().message().find("my-own-pre"), std::string::npos) << bad_pre.error().to_string();
 
-  auto bad_model = Tokenizer::load(write_vocab("model", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "bert"); }));
+  auto bad_model =
+      Tokenizer::load(write_vocab("model", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "bert"); }));
   ASSERT_FALSE(bad_model.ok());
   EXPECT_NE(bad_model.error().message().find("bert"), std::string::npos);
 
@@ -160,9 +164,8 @@ TEST(GgufVocab, SmallVocabAndNamedErrors) {
   ASSERT_FALSE(bad_types.ok());
   EXPECT_NE(bad_types.error().message().find("token_type"), std::string::npos);
 
-  auto bad_merge = Tokenizer::load(write_vocab("merge", [](GgufWriter& w) {
-    w.set_string_array("tokenizer.ggml.merges", {"nospace"});
-  }));
+  auto bad_merge = Tokenizer::load(
+      write_vocab("merge", [](GgufWriter& w) { w.set_string_array("tokenizer.ggml.merges", {"nospace"}); }));
   ASSERT_FALSE(bad_merge.ok());
   EXPECT_NE(bad_merge.error().message().find("nospace"), std::string::npos);
 }

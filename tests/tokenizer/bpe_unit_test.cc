@@ -74,7 +74,8 @@ TEST(PreTokenizer, Gpt2AndDeepseekRegexes) {
   PreTokenizer gpt2;
   ASSERT_TRUE(gpt2.add_split(kGpt2Pattern, SplitBehavior::kIsolated, false).ok());
   // `\s+(?!\S)` leaves the last space of a run for the next word.
-  EXPECT_EQ(split_all(gpt2, "Hello world's  test 123!!"), (Pieces{"Hello", " world", "'s", " ", " test", " 123", "!!"}));
+  EXPECT_EQ(split_all(gpt2, "Hello world's  test 123!!"),
+            (Pieces{"Hello", " world", "'s", " ", " test", " 123", "!!"}));
 
   auto v3 = pretokenizer_patterns_for("deepseek-v3");
   ASSERT_TRUE(v3.ok());
@@ -154,7 +155,8 @@ TEST(Bpe, MergeOrderLowestRankFirstLeftmostOnTies) {
 
 TEST(Bpe, HeapPathEqualsArrayPath) {
   BALEEN_REQUIRE_CONFORMANCE();
-  auto loaded = Tokenizer::from_tokenizer_json(baleen::testing::conformance_path("tokenizers/deepseek-v3/tokenizer.json"));
+  auto loaded =
+      Tokenizer::from_tokenizer_json(baleen::testing::conformance_path("tokenizers/deepseek-v3/tokenizer.json"));
   ASSERT_TRUE(loaded.ok());
   auto* bpe = dynamic_cast<BpeTokenizer*>(loaded->get());
   ASSERT_NE(bpe, nullptr);
@@ -190,8 +192,13 @@ TEST(Bpe, IgnoreMergesTakesWholeWord) {
 TEST(AddedTokens, LeftmostLongestAndFlags) {
   json added = json::array();
   auto tok = [&](int id, const char* s, bool special, bool lstrip, bool rstrip, bool single_word) {
-    added.push_back({{"id", id}, {"content", s}, {"special", special}, {"normalized", false},
-                     {"lstrip", lstrip}, {"rstrip", rstrip}, {"single_word", single_word}});
+    added.push_back({{"id", id},
+                     {"content", s},
+                     {"special", special},
+                     {"normalized", false},
+                     {"lstrip", lstrip},
+                     {"rstrip", rstrip},
+                     {"single_word", single_word}});
   };
   tok(300, "<a>", true, false, false, false);
   tok(301, "<a><b>", true, false, false, false);
@@ -204,8 +211,8 @@ TEST(AddedTokens, LeftmostLongestAndFlags) {
   auto x = *t->token_id("x");
   EXPECT_EQ(t->encode("<a><b>", false, true), (std::vector<TokenId>{301}));
   EXPECT_EQ(t->encode("<a>x", false, true), (std::vector<TokenId>{300, x}));
-  EXPECT_EQ(t->encode("x  <l>", false, true), (std::vector<TokenId>{x, 302}));      // lstrip eats the spaces
-  EXPECT_EQ(t->encode("<r>  x", false, true), (std::vector<TokenId>{303, x}));      // rstrip eats them
+  EXPECT_EQ(t->encode("x  <l>", false, true), (std::vector<TokenId>{x, 302}));  // lstrip eats the spaces
+  EXPECT_EQ(t->encode("<r>  x", false, true), (std::vector<TokenId>{303, x}));  // rstrip eats them
   EXPECT_EQ(t->encode("x <w> x", false, true), (std::vector<TokenId>{x, sp, 304, sp, x}));
   std::vector<TokenId> glued = t->encode("x<w>x", false, true);  // single_word: not between letters
   EXPECT_EQ(std::count(glued.begin(), glued.end(), 304), 0);

@@ -60,8 +60,8 @@ ChatRenderOptions to_options(const Json& r) {
 }
 
 std::string config_template(const std::string& model) {
-  Result<std::string> t = chat_template_from_tokenizer_config(
-      testing::conformance_path("tokenizers/" + model + "/tokenizer_config.json"));
+  Result<std::string> t =
+      chat_template_from_tokenizer_config(testing::conformance_path("tokenizers/" + model + "/tokenizer_config.json"));
   EXPECT_TRUE(t.ok()) << model << ": " << (t.ok() ? "" : t.error().to_string());
   return t.ok() ? *t : "";
 }
@@ -277,7 +277,8 @@ TEST(ChatTemplate, GeneratedCases) {
   std::map<std::string, std::string> texts;
   for (const auto& [name, src] : data["templates"].items()) {
     if (src.contains("config")) {
-      Result<std::string> t = chat_template_from_tokenizer_config(testing::conformance_path(src["config"].get<std::string>()));
+      Result<std::string> t =
+          chat_template_from_tokenizer_config(testing::conformance_path(src["config"].get<std::string>()));
       ASSERT_TRUE(t.ok()) << t.error().to_string();
       texts[name] = *t;
     } else if (src.contains("jinja")) {
@@ -316,9 +317,9 @@ ChatMessage msg(std::string role, std::string content) {
 TEST(ChatTemplate, InvalidConversations) {
   ChatRenderOptions opt;
   auto render = [&](ChatTemplateKind kind, std::vector<ChatMessage> msgs) { return render_chat(kind, msgs, opt); };
-  for (ChatTemplateKind kind : {ChatTemplateKind::kDeepSeekV2, ChatTemplateKind::kDeepSeekV3,
-                                ChatTemplateKind::kDeepSeekR1, ChatTemplateKind::kDeepSeekV31,
-                                ChatTemplateKind::kQwen3, ChatTemplateKind::kLlama3}) {
+  for (ChatTemplateKind kind :
+       {ChatTemplateKind::kDeepSeekV2, ChatTemplateKind::kDeepSeekV3, ChatTemplateKind::kDeepSeekR1,
+        ChatTemplateKind::kDeepSeekV31, ChatTemplateKind::kQwen3, ChatTemplateKind::kLlama3}) {
     Result<std::string> r = render(kind, {msg("wizard", "hi")});
     ASSERT_FALSE(r.ok()) << chat_template_kind_name(kind);
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
@@ -340,10 +341,7 @@ TEST(ChatTemplate, SpecStringsV2) {
   ChatRenderOptions opt;
   opt.bos_token = "<B>";
   opt.eos_token = "<E>";
-  std::vector<ChatMessage> msgs = {msg("system", "S"),
-                                   msg("user", "U1"),
-                                   msg("assistant", "A1"),
-                                   msg("user", "U2")};
+  std::vector<ChatMessage> msgs = {msg("system", "S"), msg("user", "U1"), msg("assistant", "A1"), msg("user", "U2")};
   Result<std::string> r = render_chat(ChatTemplateKind::kDeepSeekV2, msgs, opt);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "<B>S\n\nUser: U1\n\nAssistant: A1<E>User: U2\n\nAssistant:");

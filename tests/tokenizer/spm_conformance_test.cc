@@ -5,10 +5,10 @@
 
 #include <cstdio>
 
-#include "spm_test_data.h"
 #include "core/utf8.h"
-#include "testing.h"
 #include "io/gguf.h"
+#include "spm_test_data.h"
+#include "testing.h"
 #include "tokenizer/spm.h"
 
 namespace baleen {

@@ -4,10 +4,10 @@
 // malformed tokenizer metadata written with GgufWriter (each must be an error, never a crash).
 #include <gtest/gtest.h>
 
+#include "core/utf8.h"
 #include "io/gguf.h"
 #include "io/gguf_writer.h"
 #include "spm_test_data.h"
-#include "core/utf8.h"
 #include "testing.h"
 #include "tokenizer/spm.h"
 
@@ -51,7 +51,8 @@ TEST(SpmGguf, Stories260KMatchesLlama2c) {
   EXPECT_EQ((*tok)->special_ids().pad, -1);
   const Ids fixed = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
                      421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419};
-  EXPECT_EQ((*tok)->decode(fixed, true), "Once upon a time, there was a little girl named Lily. She loved to play outs");
+  EXPECT_EQ((*tok)->decode(fixed, true),
+            "Once upon a time, there was a little girl named Lily. She loved to play outs");
 }
 
 // A 5-token vocab fixture; `mutate` breaks one thing.
@@ -59,9 +60,14 @@ std::string write_vocab(const std::string& name, void (*mutate)(GgufWriter&)) {
   GgufWriter w;
   w.set_string("general.architecture", "llama");
   w.set_string("tokenizer.ggml.model", "llama");
-  w.set_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "\xE2\x96\x81" "a", "a"});
-  w.set_array("tokenizer.ggml.scores", {GgufType::kFloat32, {gguf_f32(0), gguf_f32(0), gguf_f32(0), gguf_f32(-1), gguf_f32(-2)}});
-  w.set_array("tokenizer.ggml.token_type", {GgufType::kInt32, {gguf_i32(2), gguf_i32(3), gguf_i32(3), gguf_i32(1), gguf_i32(1)}});
+  w.set_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>",
+                                               "\xE2\x96\x81"
+                                               "a",
+                                               "a"});
+  w.set_array("tokenizer.ggml.scores",
+              {GgufType::kFloat32, {gguf_f32(0), gguf_f32(0), gguf_f32(0), gguf_f32(-1), gguf_f32(-2)}});
+  w.set_array("tokenizer.ggml.token_type",
+              {GgufType::kInt32, {gguf_i32(2), gguf_i32(3), gguf_i32(3), gguf_i32(1), gguf_i32(1)}});
   w.set_u32("tokenizer.ggml.bos_token_id", 1);
   w.set_u32("tokenizer.ggml.eos_token_id", 2);
   w.set_u32("tokenizer.ggml.unknown_token_id", 0);
@@ -103,12 +109,16 @@ TEST(SpmGguf, RejectsBadMetadata) {
     ErrorCode code;
   };
   const Case cases[] = {
-      {"scores_short", [](GgufWriter& w) { w.set_array("tokenizer.ggml.scores", {GgufType::kFloat32, {gguf_f32(0)}}); },
+      {"scores_short",
+       [](GgufWriter& w) {
+         w.set_array("tokenizer.ggml.scores", {GgufType::kFloat32, {gguf_f32(0)}});
+       },
        ErrorCode::kCorruptFile},
       {"types_long",
        [](GgufWriter& w) {
-         w.set_array("tokenizer.ggml.token_type",
-                     {GgufType::kInt32, {gguf_i32(2), gguf_i32(3), gguf_i32(3), gguf_i32(1), gguf_i32(1), gguf_i32(1)}});
+         w.set_array(
+             "tokenizer.ggml.token_type",
+             {GgufType::kInt32, {gguf_i32(2), gguf_i32(3), gguf_i32(3), gguf_i32(1), gguf_i32(1), gguf_i32(1)}});
        },
        ErrorCode::kCorruptFile},
       {"type_bad",
@@ -121,7 +131,9 @@ TEST(SpmGguf, RejectsBadMetadata) {
       {"eos_range", [](GgufWriter& w) { w.set_u32("tokenizer.ggml.eos_token_id", 99); }, ErrorCode::kCorruptFile},
       {"bos_string", [](GgufWriter& w) { w.set_string("tokenizer.ggml.bos_token_id", "1"); }, ErrorCode::kCorruptFile},
       {"tokens_not_strings",
-       [](GgufWriter& w) { w.set_array("tokenizer.ggml.tokens", {GgufType::kInt32, {gguf_i32(1)}}); },
+       [](GgufWriter& w) {
+         w.set_array("tokenizer.ggml.tokens", {GgufType::kInt32, {gguf_i32(1)}});
+       },
        ErrorCode::kCorruptFile},
       {"add_bos_without_bos",
        [](GgufWriter& w) {

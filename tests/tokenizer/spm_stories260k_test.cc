@@ -7,10 +7,10 @@
 
 #include <regex>
 
-#include "spm_test_data.h"
 #include "core/utf8.h"
-#include "testing.h"
 #include "io/gguf.h"
+#include "spm_test_data.h"
+#include "testing.h"
 #include "tokenizer/spm.h"
 
 namespace baleen {
@@ -132,9 +132,11 @@ TEST(SpmStories260K, EncodeWithLlama2cScores) {
   auto tok = from_tok512();
   ASSERT_TRUE(tok);
   EXPECT_EQ(tok->encode("Once upon a time", true, false), (Ids{1, 403, 407, 261, 378}));
-  Ids sentence = tok->encode("Once upon a time, there was a little girl named Lily. She loved to play outs", true, false);
+  Ids sentence =
+      tok->encode("Once upon a time, there was a little girl named Lily. She loved to play outs", true, false);
   EXPECT_EQ(sentence, kFixedInput);
-  Ids full = tok->encode("Once upon a time, there was a little girl named Lily. She loved to play outside", true, false);
+  Ids full =
+      tok->encode("Once upon a time, there was a little girl named Lily. She loved to play outside", true, false);
   ASSERT_GE(full.size(), 23u);
   EXPECT_TRUE(std::equal(kFixedInput.begin(), kFixedInput.begin() + 22, full.begin()));  // through "▁play"
   EXPECT_EQ(tok->decode(full, true), "Once upon a time, there was a little girl named Lily. She loved to play outside");

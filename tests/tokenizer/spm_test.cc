@@ -50,10 +50,14 @@ SpmVocab tiny_vocab(bool with_bytes = true) {
   add("a", -1, SpmTokenType::kNormal);
   add("b", -1, SpmTokenType::kNormal);
   add("c", -1, SpmTokenType::kNormal);
-  add("\xE2\x96\x81" "a", -5, SpmTokenType::kNormal);
+  add("\xE2\x96\x81"
+      "a",
+      -5, SpmTokenType::kNormal);
   add("ab", -2, SpmTokenType::kNormal);
   add("bc", -2, SpmTokenType::kNormal);
-  add("\xE2\x96\x81" "ab", -3, SpmTokenType::kNormal);
+  add("\xE2\x96\x81"
+      "ab",
+      -3, SpmTokenType::kNormal);
   add("<user>", 0, SpmTokenType::kUserDefined);
   add("\xC3\xA9", -1, SpmTokenType::kNormal);
   add("zz", 0, SpmTokenType::kUnused);
@@ -106,7 +110,10 @@ TEST(Spm, UnknownWithoutByteTokens) {
   auto tok = make(tiny_vocab(/*with_bytes=*/false));
   ASSERT_TRUE(tok);
   EXPECT_EQ(tok->encode("x", false, false), (Ids{kSpace, 0}));
-  EXPECT_EQ(tok->encode("x\xC3\xBC" "a", false, false), (Ids{kSpace, 0, 0, kA}));  // one <unk> per character
+  EXPECT_EQ(tok->encode("x\xC3\xBC"
+                        "a",
+                        false, false),
+            (Ids{kSpace, 0, 0, kA}));  // one <unk> per character
 }
 
 TEST(Spm, SpecialTokens) {
@@ -134,9 +141,13 @@ TEST(Spm, Decode) {
   EXPECT_EQ(tok->token_to_bytes(1), "<s>");
   EXPECT_EQ(tok->token_to_bytes(-1), "");
   EXPECT_EQ(tok->token_to_bytes(100000), "");
-  EXPECT_EQ(tok->token_text(kSpaceAB), "\xE2\x96\x81" "ab");
+  EXPECT_EQ(tok->token_text(kSpaceAB),
+            "\xE2\x96\x81"
+            "ab");
   EXPECT_EQ(tok->token_text(100000), "");
-  EXPECT_EQ(tok->token_id("\xE2\x96\x81" "ab"), std::optional<TokenId>(kSpaceAB));
+  EXPECT_EQ(tok->token_id("\xE2\x96\x81"
+                          "ab"),
+            std::optional<TokenId>(kSpaceAB));
   EXPECT_EQ(tok->token_id("nope"), std::nullopt);
   EXPECT_EQ(tok->vocab_size(), 270u);
   EXPECT_TRUE(tok->is_special(0));
@@ -172,7 +183,8 @@ TEST(Spm, ArbitraryBytesRoundTrip) {
     int len = iter % 23;
     for (int i = 0; i < len; ++i) {
       state = state * 1664525u + 1013904223u;
-      s.push_back(static_cast<char>("ab c\xC3\xA9\xE2\x82\xF0<user>s"[(state >> 24) % 16] ^ ((state >> 8) & 1 ? 0 : 0x80)));
+      s.push_back(
+          static_cast<char>("ab c\xC3\xA9\xE2\x82\xF0<user>s"[(state >> 24) % 16] ^ ((state >> 8) & 1 ? 0 : 0x80)));
     }
     if (s.find("\xE2\x96\x81") != std::string::npos) continue;
     Ids ids = tok->encode(s, iter % 2 == 0, iter % 3 == 0);

@@ -80,7 +80,7 @@ struct VocabTestCase {
 };
 
 inline std::optional<std::vector<VocabTestCase>> read_vocab_tests(const std::string& inp_path,
-                                                                 const std::string& out_path) {
+                                                                  const std::string& out_path) {
   auto inp = slurp(inp_path);
   auto out = slurp(out_path);
   if (!inp || !out) return std::nullopt;

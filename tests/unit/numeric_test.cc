@@ -54,7 +54,7 @@ TEST(Numeric, E4m3) {
     }
   }
   EXPECT_EQ(e4m3_to_f32(0x7E), 448.0f);
-  EXPECT_EQ(f32_to_e4m3(1000.0f), 0x7E);   // saturates
+  EXPECT_EQ(f32_to_e4m3(1000.0f), 0x7E);  // saturates
   EXPECT_EQ(f32_to_e4m3(-1000.0f), 0xFE);
 }
 

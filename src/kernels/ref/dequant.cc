@@ -323,26 +323,59 @@ void dequantize_row_iq4_nl(const void* src, float* dst, uint64_t n) {
 Status dequantize_row_ref(GgmlType type, const void* src, float* dst, uint64_t n) {
   const GgmlTypeInfo& t = ggml_type_info(type);
   if (n % t.block_size != 0) {
-    return make_error(ErrorCode::kInvalidArgument, "dequantize %s: %llu elements is not a multiple of the block size %u",
+    return make_error(ErrorCode::kInvalidArgument,
+                      "dequantize %s: %llu elements is not a multiple of the block size %u",
                       std::string(t.name).c_str(), static_cast<unsigned long long>(n), t.block_size);
   }
   switch (type) {
-    case GgmlType::kF32: dequantize_row_f32(src, dst, n); break;
-    case GgmlType::kF16: dequantize_row_f16(src, dst, n); break;
-    case GgmlType::kBF16: dequantize_row_bf16(src, dst, n); break;
-    case GgmlType::kQ4_0: dequantize_row_q4_0(src, dst, n); break;
-    case GgmlType::kQ4_1: dequantize_row_q4_1(src, dst, n); break;
-    case GgmlType::kQ5_0: dequantize_row_q5_0(src, dst, n); break;
-    case GgmlType::kQ5_1: dequantize_row_q5_1(src, dst, n); break;
-    case GgmlType::kQ8_0: dequantize_row_q8_0(src, dst, n); break;
-    case GgmlType::kQ8_1: dequantize_row_q8_1(src, dst, n); break;
-    case GgmlType::kQ2_K: dequantize_row_q2_k(src, dst, n); break;
-    case GgmlType::kQ3_K: dequantize_row_q3_k(src, dst, n); break;
-    case GgmlType::kQ4_K: dequantize_row_q4_k(src, dst, n); break;
-    case GgmlType::kQ5_K: dequantize_row_q5_k(src, dst, n); break;
-    case GgmlType::kQ6_K: dequantize_row_q6_k(src, dst, n); break;
-    case GgmlType::kQ8_K: dequantize_row_q8_k(src, dst, n); break;
-    case GgmlType::kIQ4_NL: dequantize_row_iq4_nl(src, dst, n); break;
+    case GgmlType::kF32:
+      dequantize_row_f32(src, dst, n);
+      break;
+    case GgmlType::kF16:
+      dequantize_row_f16(src, dst, n);
+      break;
+    case GgmlType::kBF16:
+      dequantize_row_bf16(src, dst, n);
+      break;
+    case GgmlType::kQ4_0:
+      dequantize_row_q4_0(src, dst, n);
+      break;
+    case GgmlType::kQ4_1:
+      dequantize_row_q4_1(src, dst, n);
+      break;
+    case GgmlType::kQ5_0:
+      dequantize_row_q5_0(src, dst, n);
+      break;
+    case GgmlType::kQ5_1:
+      dequantize_row_q5_1(src, dst, n);
+      break;
+    case GgmlType::kQ8_0:
+      dequantize_row_q8_0(src, dst, n);
+      break;
+    case GgmlType::kQ8_1:
+      dequantize_row_q8_1(src, dst, n);
+      break;
+    case GgmlType::kQ2_K:
+      dequantize_row_q2_k(src, dst, n);
+      break;
+    case GgmlType::kQ3_K:
+      dequantize_row_q3_k(src, dst, n);
+      break;
+    case GgmlType::kQ4_K:
+      dequantize_row_q4_k(src, dst, n);
+      break;
+    case GgmlType::kQ5_K:
+      dequantize_row_q5_k(src, dst, n);
+      break;
+    case GgmlType::kQ6_K:
+      dequantize_row_q6_k(src, dst, n);
+      break;
+    case GgmlType::kQ8_K:
+      dequantize_row_q8_k(src, dst, n);
+      break;
+    case GgmlType::kIQ4_NL:
+      dequantize_row_iq4_nl(src, dst, n);
+      break;
     default:
       return make_error(ErrorCode::kUnsupported, "no dequantizer for tensor type %s", std::string(t.name).c_str());
   }

@@ -168,7 +168,8 @@ void quantize_row_q8_0_ref(const float* src, void* dst, uint64_t n) {
     float amax = std::fabs(signed_absmax(src, 32));
     float d = store_f16(b, amax / 127.0f);
     float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (uint64_t j = 0; j < kQK; ++j) b[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_clamp(src[j] * id, -127, 127)));
+    for (uint64_t j = 0; j < kQK; ++j)
+      b[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_clamp(src[j] * id, -127, 127)));
   }
 }
 
@@ -227,7 +228,8 @@ void quantize_row_q6_k_ref(const float* src, void* dst, uint64_t n) {
       float mag = std::min(127.0f, std::ceil(std::fabs(scales[s]) * std::fabs(id)));
       sc[s] = static_cast<int8_t>(scales[s] * d < 0.0f ? -mag : mag);
       float step = d * static_cast<float>(sc[s]);
-      for (int l = 0; l < 16; ++l) q[16 * s + l] = step != 0.0f ? round_clamp(src[16 * s + l] / step + 32.0f, 0, 63) : 32;
+      for (int l = 0; l < 16; ++l)
+        q[16 * s + l] = step != 0.0f ? round_clamp(src[16 * s + l] / step + 32.0f, 0, 63) : 32;
     }
     for (int half = 0; half < 2; ++half) {
       uint8_t* ql = b + 64 * half;
@@ -251,23 +253,42 @@ Status quantize_row_ref(GgmlType type, const float* src, void* dst, uint64_t n) 
   }
   auto* b = static_cast<uint8_t*>(dst);
   switch (type) {
-    case GgmlType::kF32: std::memcpy(dst, src, n * 4); break;
+    case GgmlType::kF32:
+      std::memcpy(dst, src, n * 4);
+      break;
     case GgmlType::kF16:
       for (uint64_t i = 0; i < n; ++i) store_u16(b + 2 * i, f32_to_f16(src[i]));
       break;
     case GgmlType::kBF16:
       for (uint64_t i = 0; i < n; ++i) store_u16(b + 2 * i, f32_to_bf16(src[i]));
       break;
-    case GgmlType::kQ4_0: quantize_row_q4_0_ref(src, dst, n); break;
-    case GgmlType::kQ4_1: quantize_row_q4_1_ref(src, dst, n); break;
-    case GgmlType::kQ5_0: quantize_row_q5_0_ref(src, dst, n); break;
-    case GgmlType::kQ5_1: quantize_row_q5_1_ref(src, dst, n); break;
-    case GgmlType::kQ8_0: quantize_row_q8_0_ref(src, dst, n); break;
-    case GgmlType::kQ4_K: quantize_row_q4_k_ref(src, dst, n); break;
-    case GgmlType::kQ5_K: quantize_row_q5_k_ref(src, dst, n); break;
-    case GgmlType::kQ6_K: quantize_row_q6_k_ref(src, dst, n); break;
+    case GgmlType::kQ4_0:
+      quantize_row_q4_0_ref(src, dst, n);
+      break;
+    case GgmlType::kQ4_1:
+      quantize_row_q4_1_ref(src, dst, n);
+      break;
+    case GgmlType::kQ5_0:
+      quantize_row_q5_0_ref(src, dst, n);
+      break;
+    case GgmlType::kQ5_1:
+      quantize_row_q5_1_ref(src, dst, n);
+      break;
+    case GgmlType::kQ8_0:
+      quantize_row_q8_0_ref(src, dst, n);
+      break;
+    case GgmlType::kQ4_K:
+      quantize_row_q4_k_ref(src, dst, n);
+      break;
+    case GgmlType::kQ5_K:
+      quantize_row_q5_k_ref(src, dst, n);
+      break;
+    case GgmlType::kQ6_K:
+      quantize_row_q6_k_ref(src, dst, n);
+      break;
     default:
-      return make_error(ErrorCode::kUnsupported, "no reference quantizer for tensor type %s", std::string(t.name).c_str());
+      return make_error(ErrorCode::kUnsupported, "no reference quantizer for tensor type %s",
+                        std::string(t.name).c_str());
   }
   return ok_status();
 }

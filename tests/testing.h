@@ -2,9 +2,24 @@
 // "CONFORMANCE:" summary lines that scripts/test.sh collects into the closing report.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace baleen::testing {
+
+// A conformance `.logits` file (conformance README section 3): header keys, then float32 rows.
+struct ReferenceLogits {
+  std::vector<int32_t> tokens;  // the input ids
+  std::vector<int32_t> greedy;  // greedy continuation (or per-row argmax for MTP files)
+  int64_t n_rows = 0;
+  int64_t n_vocab = 0;
+  std::vector<float> data;  // [n_rows, n_vocab]
+  std::string source;
+  const float* row(int64_t i) const { return data.data() + i * n_vocab; }
+};
+// Reads a .logits file; on failure returns false and sets *error.
+bool read_reference_logits(const std::string& path, ReferenceLogits* out, std::string* error);
 
 // Absolute path of ../shared/conformance (env BALEEN_CONFORMANCE_DIR overrides the CMake default).
 std::string conformance_dir();

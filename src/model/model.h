@@ -1,0 +1,124 @@
+// A loaded model and the per-sequence state that runs it. `Model::load` opens a GGUF file or a
+// Hugging Face folder (config.json + safetensors [+ tokenizer.json]), validates the architecture
+// and binds every tensor by name (zero-copy views into the mapped files). `Session` holds one
+// sequence's KV cache (for MLA: only the normalised latent and the rotated shared k_pe per token
+// per layer) and evaluates tokens against it. Used by the CLI (`run`, `chat`, `logits`) and later
+// by the engine's scheduler.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "tokenizer/tokenizer.h"
+
+namespace baleen {
+
+enum class ModelArch { kDeepseek2, kLlama, kQwen2 };
+const char* model_arch_name(ModelArch arch);
+
+// Architecture hyper-parameters, from GGUF metadata or config.json (names follow DeepSeek's).
+struct ModelConfig {
+  ModelArch arch = ModelArch::kLlama;
+  int64_t n_vocab = 0;
+  int64_t hidden_size = 0;
+  int64_t n_layers = 0;           // main layers (MTP layers not counted)
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;         // llama/qwen2 (GQA); deepseek2: n_heads
+  int64_t head_dim = 0;           // llama/qwen2
+  int64_t intermediate_size = 0;  // dense FFN
+  int64_t max_position_embeddings = 0;
+  double rms_norm_eps = 1e-6;
+  // RoPE
+  double rope_theta = 10000.0;
+  std::string rope_scaling;  // "", "yarn", "llama3", "linear"
+  double rope_factor = 1.0;
+  double rope_original_ctx = 0.0;
+  double yarn_beta_fast = 32.0, yarn_beta_slow = 1.0, yarn_mscale = 1.0, yarn_mscale_all_dim = 0.0;
+  double llama3_low_freq_factor = 1.0, llama3_high_freq_factor = 4.0;
+  // MLA
+  int64_t q_lora_rank = 0;  // 0: plain q projection (V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int64_t qk_nope_head_dim = 0;
+  int64_t qk_rope_head_dim = 0;
+  int64_t v_head_dim = 0;
+  // DeepSeekMoE
+  int64_t first_k_dense_replace = 0;
+  int64_t n_routed_experts = 0;
+  int64_t n_shared_experts = 0;
+  int64_t num_experts_per_tok = 0;
+  int64_t moe_intermediate_size = 0;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
+  bool scoring_sigmoid = false;   // sigmoid (V3 noaux_tc) vs softmax (V2)
+  bool norm_topk_prob = false;
+  double routed_scaling_factor = 1.0;
+  int64_t n_mtp_layers = 0;  // MTP modules present in the loaded weights
+  int64_t bos_token_id = -1;
+  std::vector<int64_t> eos_token_ids;
+
+  // KV-cache bytes per token for all layers at `bytes_per_element` (MLA: (kv_lora_rank +
+  // qk_rope_head_dim) * n_layers; GQA: 2 * n_kv_heads * head_dim * n_layers).
+  uint64_t kv_bytes_per_token(int bytes_per_element) const;
+};
+
+struct LoadOptions {
+  bool load_mtp = true;  // bind the MTP module's tensors when present
+};
+
+class Model {
+ public:
+  // PATH: a .gguf file or an HF folder. Errors: unknown architecture, missing or mis-shaped tensor
+  // (named), unsupported tensor type, corrupt file.
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& opts = {});
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  // The model's tokenizer (from the GGUF or the folder's tokenizer.json); nullptr if it has none.
+  virtual const Tokenizer* tokenizer() const = 0;
+  // The chat template text stored with the model ("" if none).
+  virtual const std::string& chat_template_text() const = 0;
+  virtual bool has_mtp() const = 0;
+};
+
+enum class AttentionForm {
+  kAuto,      // naive for prefill chunks of many tokens, absorbed for decode
+  kNaive,     // expand K and V from the latent per head (MHA)
+  kAbsorbed,  // fold k_b into the query and v_b into the output; attend over the latent (MQA)
+};
+
+struct SessionOptions {
+  int64_t n_ctx = 4096;  // tokens this sequence may hold (<= the model's context)
+  AttentionForm attention = AttentionForm::kAuto;
+};
+
+// One sequence. Not thread-safe; several sessions may share a Model and a ThreadPool when used
+// from one thread at a time.
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> create(const Model& model, ThreadPool& pool, const SessionOptions& opts = {});
+  virtual ~Session() = default;
+
+  // Appends `tokens` at positions n_past()..n_past()+n-1 and runs them through the model in one
+  // pass (prefill) or one token (decode). logits: resized to [n, n_vocab] when all_logits, else
+  // [n_vocab] for the last token. Errors: kOutOfRange when the sequence would exceed n_ctx
+  // (nothing is appended), kInvalidArgument for an id outside the vocabulary.
+  virtual Status eval(std::span<const TokenId> tokens, std::vector<float>* logits, bool all_logits = false) = 0;
+
+  // MTP head (depth 1, deepseek-spec section 5 / conformance README 7.4) over everything evaluated
+  // so far: row i (i < n_past() - 1) predicts token i + 2 from the main model's final normed hidden
+  // state at i and the embedding of token i + 1. logits: [n_past() - 1, n_vocab]. Errors:
+  // kUnsupported when the model has no MTP module.
+  virtual Status mtp_logits(std::vector<float>* logits) = 0;
+
+  virtual int64_t n_past() const = 0;
+  virtual int64_t n_ctx() const = 0;
+  // Drops everything after the first n tokens (n <= n_past()).
+  virtual void truncate(int64_t n) = 0;
+};
+
+}  // namespace baleen

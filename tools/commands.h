@@ -14,5 +14,8 @@ using Runner = std::function<int()>;
 Runner add_inspect(CLI::App& app);
 Runner add_tokenize(CLI::App& app);
 Runner add_demo(CLI::App& app);
+Runner add_run(CLI::App& app);
+Runner add_chat(CLI::App& app);
+Runner add_logits(CLI::App& app);
 
 }  // namespace baleen::cli

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   runners["inspect"] = baleen::cli::add_inspect(app);
   runners["tokenize"] = baleen::cli::add_tokenize(app);
   runners["demo"] = baleen::cli::add_demo(app);
+  runners["run"] = baleen::cli::add_run(app);
+  runners["chat"] = baleen::cli::add_chat(app);
+  runners["logits"] = baleen::cli::add_logits(app);
 
   try {
     app.parse(argc, argv);

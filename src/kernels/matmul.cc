@@ -1,0 +1,53 @@
+#include "kernels/matmul.h"
+
+#include <vector>
+
+namespace baleen {
+namespace {
+
+// Dot product with 8 independent partial sums so the compiler can vectorise it without
+// reassociating a single accumulator.
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool, int64_t x_stride,
+            int64_t y_stride) {
+  if (x_stride == 0) x_stride = w.cols;
+  if (y_stride == 0) y_stride = w.rows;
+  // Each weight row is dequantized once into a per-thread buffer and used for all m inputs.
+  const int64_t min_rows = m >= 8 ? 4 : 16;
+  pool.parallel_for(w.rows, min_rows, [&](int64_t r0, int64_t r1, int) {
+    thread_local std::vector<float> row;
+    if (static_cast<int64_t>(row.size()) < w.cols) row.resize(static_cast<size_t>(w.cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      weight_row_to_f32(w, r, row.data());
+      for (int64_t i = 0; i < m; ++i) y[i * y_stride + r] = dot(row.data(), x + i * x_stride, w.cols);
+    }
+  });
+}
+
+void matmul_ref(const WeightMatrix& w, const float* x, int64_t m, float* y, int64_t x_stride, int64_t y_stride) {
+  if (x_stride == 0) x_stride = w.cols;
+  if (y_stride == 0) y_stride = w.rows;
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    weight_row_to_f32(w, r, row.data());
+    for (int64_t i = 0; i < m; ++i) {
+      double acc = 0.0;
+      for (int64_t c = 0; c < w.cols; ++c) acc += static_cast<double>(row[c]) * x[i * x_stride + c];
+      y[i * y_stride + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace baleen

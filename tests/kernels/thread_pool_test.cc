@@ -1,0 +1,178 @@
+// ThreadPool::parallel_for contract (core/thread_pool.h): [0, n) covered exactly once by chunks of
+// at least min_chunk, thread indices in [0, size()) and never shared by two chunks running at the
+// same time (callers index per-thread scratch by it), results equal to a serial loop, and many
+// small jobs in a row never deadlock (a watchdog aborts with a message instead of hanging ctest).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace baleen {
+namespace {
+
+// Aborts the process if the scope is not left within `seconds` (a deadlocked pool would otherwise
+// hang until ctest's timeout with no hint of where).
+class Watchdog {
+ public:
+  Watchdog(const char* what, int seconds) : what_(what) {
+    thread_ = std::thread([this, seconds] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return done_; })) {
+        std::fprintf(stderr, "FATAL: %s did not finish within %d s (deadlock?)\n", what_, seconds);
+        std::abort();
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  const char* what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+TEST(ThreadPool, Size) {
+  for (int n : {1, 2, 3, 5}) {
+    ThreadPool pool(n);
+    EXPECT_EQ(pool.size(), n);
+  }
+  ThreadPool automatic(0);
+  EXPECT_GE(automatic.size(), 1);
+}
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  Watchdog dog("CoversRangeExactlyOnce", 60);
+  for (int threads : {1, 2, 3, 4, 7}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 3, 4, 5, 6, 7, 8, 13, 16, 100, 1001, 4096}) {
+      for (int64_t min_chunk : {-1, 0, 1, 2, 3, 4, 16, 100, 5000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
+        std::atomic<int> calls{0}, bad_range{0}, bad_thread{0}, shared_thread{0}, small_chunk{0};
+        const int64_t need = std::min<int64_t>(std::max<int64_t>(min_chunk, 1), n);
+        pool.parallel_for(n, min_chunk, [&](int64_t b, int64_t e, int t) {
+          ++calls;
+          if (!(0 <= b && b < e && e <= n)) ++bad_range;
+          if (t < 0 || t >= threads) {
+            ++bad_thread;
+            return;
+          }
+          if (busy[t].fetch_add(1) != 0) ++shared_thread;
+          if (e - b < need) ++small_chunk;
+          for (int64_t i = b; i < e && i >= 0 && i < n; ++i) ++hits[i];
+          // Give the other chunks time to overlap, so a shared index would be seen.
+          if (n <= 16) std::this_thread::sleep_for(std::chrono::microseconds(200));
+          busy[t].fetch_sub(1);
+        });
+        const std::string where = "threads=" + std::to_string(threads) + " n=" + std::to_string(n) +
+                                  " min_chunk=" + std::to_string(min_chunk);
+        EXPECT_EQ(bad_range.load(), 0) << where;
+        EXPECT_EQ(bad_thread.load(), 0) << where;
+        EXPECT_EQ(shared_thread.load(), 0) << where;
+        EXPECT_EQ(small_chunk.load(), 0) << where;
+        EXPECT_LE(calls.load(), threads) << where;
+        if (n == 0) {
+          EXPECT_EQ(calls.load(), 0) << where;
+        }
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << where << " i=" << i;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, SingleThreadRunsOnCaller) {
+  ThreadPool pool(1);
+  const auto me = std::this_thread::get_id();
+  int calls = 0;
+  pool.parallel_for(1000, 1, [&](int64_t b, int64_t e, int t) {
+    EXPECT_EQ(std::this_thread::get_id(), me);
+    EXPECT_EQ(b, 0);
+    EXPECT_EQ(e, 1000);
+    EXPECT_EQ(t, 0);
+    ++calls;
+  });
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ThreadPool, ManySmallJobsNoDeadlock) {
+  Watchdog dog("ManySmallJobsNoDeadlock", 60);
+  ThreadPool pool(3);
+  int64_t total = 0, expect = 0;
+  std::vector<int64_t> part(3);
+  for (int job = 0; job < 10000; ++job) {
+    // Alternate job shapes: all threads busy, fewer chunks than threads, and the inline path.
+    const int64_t n = job % 3 == 0 ? 3 : job % 3 == 1 ? 2 : 1;
+    std::fill(part.begin(), part.end(), 0);
+    pool.parallel_for(n, 1, [&](int64_t b, int64_t e, int t) {
+      for (int64_t i = b; i < e; ++i) part[t] += job + i;
+    });
+    for (int64_t v : part) total += v;
+    for (int64_t i = 0; i < n; ++i) expect += job + i;
+  }
+  EXPECT_EQ(total, expect);
+}
+
+TEST(ThreadPool, UsableFromAnotherThreadAndReconstructed) {
+  Watchdog dog("UsableFromAnotherThreadAndReconstructed", 60);
+  for (int rep = 0; rep < 50; ++rep) {
+    ThreadPool pool(3);  // constructed and destroyed, sometimes without ever running a job
+    if (rep % 2) continue;
+    std::atomic<int64_t> sum{0};
+    std::thread other([&] {
+      pool.parallel_for(300, 1, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) sum += i;
+      });
+    });
+    other.join();
+    pool.parallel_for(300, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) sum += i;
+    });
+    EXPECT_EQ(sum.load(), 2 * 299 * 300 / 2);
+  }
+}
+
+// One compiled copy, called from both loops, so the comparison below can demand equal bits.
+[[gnu::noinline]] float element(int64_t i) {
+  const float x = static_cast<float>(i) * 1e-3f;
+  return std::sin(x) * std::exp(-x * 1e-2f) + std::sqrt(x);
+}
+
+TEST(ThreadPool, ResultsIdenticalToSerial) {
+  const int64_t n = 100003;
+  float (*f)(int64_t) = element;
+  std::vector<float> serial(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) serial[i] = f(i);
+  for (int threads : {1, 2, 3, 4}) {
+    ThreadPool pool(threads);
+    for (int64_t min_chunk : {1, 64, 50000, 200000}) {
+      std::vector<float> par(static_cast<size_t>(n), -1.0f);
+      pool.parallel_for(n, min_chunk, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) par[i] = f(i);
+      });
+      EXPECT_EQ(par, serial) << "threads=" << threads << " min_chunk=" << min_chunk;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace baleen

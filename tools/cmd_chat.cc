@@ -116,7 +116,7 @@ Status run_chat(const ChatOpts& o) {
     for (TokenId id : prompt) sampler.accept(id);
 
     ReasoningSplitter splitter(ReasoningSplitter::prompt_opens_reasoning(rendered));
-    StreamDecoder decoder(*tok);
+    StreamDecoder decoder(*tok, /*skip_special=*/true);  // control tokens are not text
     TurnPrinter printer(tty_out);
     ChatMessage reply = make_message("assistant", "");
     auto consume = [&](const std::string& text, bool end) {
@@ -136,7 +136,13 @@ Status run_chat(const ChatOpts& o) {
       TokenId id = sampler.sample(logits);
       if (is_stop(id)) break;
       sampler.accept(id);
-      consume(decoder.push(id), false);
+      const std::string_view piece = tok->token_text(id);
+      if (tok->is_special(id) && (piece == "<think>" || piece == "</think>")) {
+        // A vocabulary that marks the reasoning tags as control tokens: the splitter needs them.
+        consume(decoder.flush() + std::string(piece), false);
+      } else {
+        consume(decoder.push(id), false);
+      }
       ++n_gen;
       if (static_cast<int64_t>(seq.tokens().size()) >= lm.session->n_ctx()) {
         context_full = true;

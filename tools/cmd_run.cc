@@ -1,8 +1,8 @@
 // `baleen run`: generates text from a prompt and streams it to stdout, one token at a time. The
 // prompt is used raw (BOS added when the tokenizer asks for it, special-token strings recognised)
-// and echoed before the continuation; with --chat it becomes a single user message rendered with
-// the model's chat template (or --template), and only the reply is printed. Generation stops at an
-// end-of-sequence token or after -n tokens; the counts and speeds go to stderr afterwards.
+// and echoed before the continuation; control tokens in the output are not printed; with --chat it becomes a single
+// user message rendered with the model's chat template (or --template), and only the reply is printed. Generation stops
+// at an end-of-sequence token or after -n tokens; the counts and speeds go to stderr afterwards.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -69,7 +69,7 @@ Status run_generate(const RunOpts& o) {
 
   Sampler sampler(sp);
   for (TokenId id : prompt) sampler.accept(id);
-  StreamDecoder decoder(*tok);
+  StreamDecoder decoder(*tok, /*skip_special=*/true);  // control tokens are not text
   if (!o.chat && !o.prompt.empty()) {
     // Echo the prompt, and let the decoder see its text so that the continuation keeps its
     // leading space (an SPM decoder strips the space of the first text it produces).

@@ -55,7 +55,8 @@ class GgufKeys {
 };
 
 Status positive(const char* what, int64_t v) {
-  if (v <= 0) return make_error(ErrorCode::kCorruptFile, "%s must be positive, got %lld", what, static_cast<long long>(v));
+  if (v <= 0)
+    return make_error(ErrorCode::kCorruptFile, "%s must be positive, got %lld", what, static_cast<long long>(v));
   return ok_status();
 }
 
@@ -259,8 +260,8 @@ RopeSetup make_rope_setup(const ModelConfig& cfg, RopeStyle style, const std::ve
   const bool mla = cfg.arch == ModelArch::kDeepseek2;
   r.rope_dims = mla ? cfg.qk_rope_head_dim : cfg.head_dim;
   if (cfg.rope_scaling == "yarn") {
-    r.inv_freq = yarn_inv_freq(r.rope_dims, cfg.rope_theta, cfg.rope_factor, cfg.rope_original_ctx,
-                               cfg.yarn_beta_fast, cfg.yarn_beta_slow);
+    r.inv_freq = yarn_inv_freq(r.rope_dims, cfg.rope_theta, cfg.rope_factor, cfg.rope_original_ctx, cfg.yarn_beta_fast,
+                               cfg.yarn_beta_slow);
   } else if (cfg.rope_scaling == "llama3") {
     r.inv_freq = llama3_inv_freq(r.rope_dims, cfg.rope_theta, cfg.rope_factor, cfg.llama3_low_freq_factor,
                                  cfg.llama3_high_freq_factor, cfg.rope_original_ctx);

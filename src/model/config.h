@@ -21,7 +21,7 @@ ModelConfig config_from_hf(const HfModelConfig& hf);
 // What attention needs beyond the config: per-pair inverse frequencies (length rope_dims / 2),
 // the pair layout, and the softmax scale.
 struct RopeSetup {
-  int64_t rope_dims = 0;       // qk_rope_head_dim (MLA) or head_dim
+  int64_t rope_dims = 0;        // qk_rope_head_dim (MLA) or head_dim
   std::vector<float> inv_freq;  // [rope_dims / 2]
   RopeStyle style = RopeStyle::kAdjacentPairs;
   float attn_scale = 1.0f;  // softmax scale on q.k

@@ -8,8 +8,8 @@
 
 namespace baleen {
 
-void gqa_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n,
-                   int64_t pos0, Scratch& s, ThreadPool& pool, float* out) {
+void gqa_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
+                   Scratch& s, ThreadPool& pool, float* out) {
   const ModelConfig& cfg = model.config();
   const RopeSetup& rope = model.rope();
   const int64_t H = cfg.n_heads, KV = cfg.n_kv_heads, hd = cfg.head_dim;

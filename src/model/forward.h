@@ -23,10 +23,10 @@ T* grow(std::vector<T>& v, int64_t n) {
 
 // Buffers reused across steps; each is grown to the largest batch seen.
 struct Scratch {
-  std::vector<float> x, xn, branch;                 // [n_tokens, hidden_size]
-  std::vector<float> q, q_a, heads;                 // attention projections / per-head outputs
-  std::vector<float> k_exp, q_abs, z;               // MLA naive expansion / absorbed query / latent context
-  std::vector<std::vector<float>> thread_scores;    // [pool threads][n_ctx]
+  std::vector<float> x, xn, branch;               // [n_tokens, hidden_size]
+  std::vector<float> q, q_a, heads;               // attention projections / per-head outputs
+  std::vector<float> k_exp, q_abs, z;             // MLA naive expansion / absorbed query / latent context
+  std::vector<std::vector<float>> thread_scores;  // [pool threads][n_ctx]
   std::vector<float> gate, up, gathered, expert_out, shared_out;  // FFN
   std::vector<float> router_logits, route_scores, route_u, group_score;
   std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens;
@@ -52,8 +52,8 @@ void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float
 // Per-head products with the weight on the other side of matmul's: for each head h with
 // W = ws[h] [rows, cols], y[t, h * y_head + c] = sum_r x[t, h * x_head + r] * W[r, c], t < m.
 // x rows are x_stride apart, y rows y_stride apart. Threads split the heads.
-void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head,
-                     int64_t m, float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool);
+void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
+                     float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool);
 
 // x [n, hidden_size] += Attention(RMSNorm(x)); x += FFN(RMSNorm(x)). `absorbed` picks the MLA form.
 void decoder_layer(const ModelImpl& model, const LayerWeights& L, KvLayer kv, float* x, int64_t n, int64_t pos0,
@@ -61,10 +61,10 @@ void decoder_layer(const ModelImpl& model, const LayerWeights& L, KvLayer kv, fl
 
 // out [n, hidden_size] = attention over positions 0 .. pos0 + t for each row t of xn, after
 // writing the rows' keys/values (MLA: latent + k_pe) into kv at pos0 ...
-void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n,
-                   int64_t pos0, bool absorbed, Scratch& s, ThreadPool& pool, float* out);
-void gqa_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n,
-                   int64_t pos0, Scratch& s, ThreadPool& pool, float* out);
+void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
+                   bool absorbed, Scratch& s, ThreadPool& pool, float* out);
+void gqa_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
+                   Scratch& s, ThreadPool& pool, float* out);
 
 // out [n, hidden_size] = SwiGLU FFN / DeepSeekMoE of xn (out is overwritten).
 void dense_ffn(const FfnWeights& f, const float* xn, int64_t n, Scratch& s, ThreadPool& pool, float* out);

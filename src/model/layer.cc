@@ -9,8 +9,8 @@ void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float
   for (int64_t t = 0; t < n; ++t) rms_norm_ref(x + t * dim, w, dim, eps, out + t * dim);
 }
 
-void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head,
-                     int64_t m, float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool) {
+void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
+                     float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool) {
   const auto n_heads = static_cast<int64_t>(ws.size());
   pool.parallel_for(n_heads, 1, [&](int64_t h0, int64_t h1, int) {
     thread_local std::vector<float> row;

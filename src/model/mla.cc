@@ -11,8 +11,8 @@
 
 namespace baleen {
 
-void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n,
-                   int64_t pos0, bool absorbed, Scratch& s, ThreadPool& pool, float* out) {
+void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
+                   bool absorbed, Scratch& s, ThreadPool& pool, float* out) {
   const ModelConfig& cfg = model.config();
   const RopeSetup& rope = model.rope();
   const int64_t H = cfg.n_heads, nope = cfg.qk_nope_head_dim, rdim = cfg.qk_rope_head_dim;

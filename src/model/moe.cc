@@ -119,10 +119,10 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
     }
   }
 
-  float* xin = grow(s.gathered, n * E);     // [tokens of one expert, hidden_size]
-  float* gate = grow(s.gate, n * ff);       // [tokens of one expert, moe_intermediate_size]
+  float* xin = grow(s.gathered, n * E);  // [tokens of one expert, hidden_size]
+  float* gate = grow(s.gate, n * ff);    // [tokens of one expert, moe_intermediate_size]
   float* up = grow(s.up, n * ff);
-  float* eo = grow(s.expert_out, n * E);    // [tokens of one expert, hidden_size]
+  float* eo = grow(s.expert_out, n * E);  // [tokens of one expert, hidden_size]
   for (int64_t e = 0; e < X; ++e) {
     const int64_t m = offset[e + 1] - offset[e];
     if (m == 0) continue;

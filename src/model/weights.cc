@@ -30,8 +30,7 @@ class Binder {
   virtual bool has(const std::string& name) const = 0;
   virtual Result<WeightMatrix> matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
   // A 3-D tensor [n, rows, cols] as n matrix views.
-  virtual Result<std::vector<WeightMatrix>> stacked(const std::string& name, int64_t n, int64_t rows,
-                                                    int64_t cols) = 0;
+  virtual Result<std::vector<WeightMatrix>> stacked(const std::string& name, int64_t n, int64_t rows, int64_t cols) = 0;
   virtual Result<std::vector<float>> vec(const std::string& name, int64_t n) = 0;
 };
 
@@ -117,8 +116,8 @@ class HfBinder final : public Binder {
       case SafetensorsDtype::kF8E4M3:
         break;
       default:
-        return make_error(ErrorCode::kUnsupported, "tensor '%s': dtype %s is not supported for weights",
-                          name.c_str(), safetensors_dtype_name(t->dtype));
+        return make_error(ErrorCode::kUnsupported, "tensor '%s': dtype %s is not supported for weights", name.c_str(),
+                          safetensors_dtype_name(t->dtype));
     }
     // FP8 e4m3 with per-block scale_inv, used in place; the (small) scales are copied so that
     // they are float-aligned.
@@ -209,8 +208,8 @@ Status bind_gguf_layer(Binder& b, const ModelConfig& c, int64_t il, LayerWeights
   }
   L->is_moe = c.arch == ModelArch::kDeepseek2 && c.n_routed_experts > 0 && il >= c.first_k_dense_replace;
   if (!L->is_moe) {
-    BALEEN_ASSIGN_OR_RETURN(L->ffn, bind_ffn(b, p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight", E,
-                                             c.intermediate_size));
+    BALEEN_ASSIGN_OR_RETURN(
+        L->ffn, bind_ffn(b, p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight", E, c.intermediate_size));
     return ok_status();
   }
   const int64_t X = c.n_routed_experts, ff = c.moe_intermediate_size;
@@ -275,8 +274,8 @@ Status bind_hf_layer(Binder& b, const HfModelConfig& hf, const ModelConfig& c, i
   const std::string m = p + "mlp.";
   L->is_moe = is_moe;
   if (!is_moe) {
-    BALEEN_ASSIGN_OR_RETURN(L->ffn, bind_ffn(b, m + "gate_proj.weight", m + "up_proj.weight", m + "down_proj.weight",
-                                             E, c.intermediate_size));
+    BALEEN_ASSIGN_OR_RETURN(L->ffn, bind_ffn(b, m + "gate_proj.weight", m + "up_proj.weight", m + "down_proj.weight", E,
+                                             c.intermediate_size));
     return ok_status();
   }
   const int64_t X = c.n_routed_experts, ff = c.moe_intermediate_size;
@@ -286,8 +285,8 @@ Status bind_hf_layer(Binder& b, const HfModelConfig& hf, const ModelConfig& c, i
   }
   for (int64_t e = 0; e < X; ++e) {
     const std::string ep = m + "experts." + std::to_string(e) + ".";
-    BALEEN_ASSIGN_OR_RETURN(FfnWeights f, bind_ffn(b, ep + "gate_proj.weight", ep + "up_proj.weight",
-                                                   ep + "down_proj.weight", E, ff));
+    BALEEN_ASSIGN_OR_RETURN(
+        FfnWeights f, bind_ffn(b, ep + "gate_proj.weight", ep + "up_proj.weight", ep + "down_proj.weight", E, ff));
     L->moe.experts.push_back(f);
   }
   if (c.n_shared_experts > 0) {

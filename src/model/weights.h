@@ -37,16 +37,16 @@ struct LayerWeights {
   WeightMatrix wo;               // [hidden_size, n_heads * v_head_dim] (MLA) or [hidden, n_heads * head_dim]
 
   // llama / qwen2 (GQA)
-  WeightMatrix wq, wk, wv;              // [n_heads * head_dim | n_kv_heads * head_dim, hidden_size]
-  std::vector<float> bq, bk, bv;        // qwen2 biases (empty otherwise)
+  WeightMatrix wq, wk, wv;        // [n_heads * head_dim | n_kv_heads * head_dim, hidden_size]
+  std::vector<float> bq, bk, bv;  // qwen2 biases (empty otherwise)
 
   // MLA
-  WeightMatrix wq_plain;           // [n_heads * qk_head_dim, hidden_size] when q_lora_rank == 0
-  WeightMatrix wq_a;               // [q_lora_rank, hidden_size]
-  std::vector<float> q_a_norm;     // [q_lora_rank]
-  WeightMatrix wq_b;               // [n_heads * qk_head_dim, q_lora_rank]
-  WeightMatrix wkv_a;              // [kv_lora_rank + qk_rope_head_dim, hidden_size]
-  std::vector<float> kv_a_norm;    // [kv_lora_rank]
+  WeightMatrix wq_plain;         // [n_heads * qk_head_dim, hidden_size] when q_lora_rank == 0
+  WeightMatrix wq_a;             // [q_lora_rank, hidden_size]
+  std::vector<float> q_a_norm;   // [q_lora_rank]
+  WeightMatrix wq_b;             // [n_heads * qk_head_dim, q_lora_rank]
+  WeightMatrix wkv_a;            // [kv_lora_rank + qk_rope_head_dim, hidden_size]
+  std::vector<float> kv_a_norm;  // [kv_lora_rank]
   // W_UK per head. k_b_latent_rows: [kv_lora_rank, qk_nope_head_dim] (GGUF attn_k_b, = W_UK^T);
   // otherwise [qk_nope_head_dim, kv_lora_rank] (row views of HF kv_b_proj, = W_UK).
   std::vector<WeightMatrix> k_b;

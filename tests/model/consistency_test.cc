@@ -106,8 +106,8 @@ TEST_P(PerModel, TruncateRewinds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PerModel,
-                         ::testing::Values("llama-micro", "qwen2-micro", "ds2-micro", "ds3-micro",
-                                           "hf/ds2-micro-bf16", "hf/ds3-micro-fp8"),
+                         ::testing::Values("llama-micro", "qwen2-micro", "ds2-micro", "ds3-micro", "hf/ds2-micro-bf16",
+                                           "hf/ds3-micro-fp8"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) {

@@ -126,6 +126,24 @@ TEST(ModelErrors, UnknownGgufArchitectureIsNamed) {
   EXPECT_NE(r.error().message().find("mamba"), std::string::npos) << r.error().message();
 }
 
+TEST(ModelErrors, LegacyDeepseek2GgufRejected) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  // A pre-MLA file lacks the *_mla keys (and carries attn_kv_b instead of attn_k_b / attn_v_b).
+  const std::string src = micro("ds2-micro", "f32"), dst = testing::scratch_dir("model_errors_legacy") + "/l.gguf";
+  auto f = GgufFile::open(src);
+  ASSERT_TRUE(f.ok());
+  GgufWriter w;
+  for (const auto& [k, v] : f->metadata()) {
+    if (k.find("_mla") == std::string::npos) w.set_value(k, v);
+  }
+  for (const GgufTensorInfo& t : f->tensors()) ASSERT_TRUE(w.add_tensor(t.name, t.type, t.ne, t.data, t.n_bytes).ok());
+  ASSERT_TRUE(w.write(dst).ok());
+  auto r = Model::load(dst);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported);
+  EXPECT_NE(r.error().message().find("legacy"), std::string::npos) << r.error().message();
+}
+
 TEST(ModelErrors, UnknownHfModelTypeIsNamed) {
   BALEEN_REQUIRE_CONFORMANCE();
   const std::string dir = testing::scratch_dir("model_errors_hf_type");

@@ -4,6 +4,7 @@
 
 #include "inspect_report.h"
 #include "io/gguf.h"
+#include "model/config.h"
 
 namespace baleen::cli {
 
@@ -29,6 +30,16 @@ std::string human_bytes(uint64_t n) {
   while (v >= 1000.0 && u < 4) v /= 1000.0, ++u;
   std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
   return buf;
+}
+
+void print_kv_cache(const ModelConfig& config, int64_t ctx, FILE* out) {
+  const uint64_t bf16 = config.kv_bytes_per_token(2);
+  const uint64_t f32 = config.kv_bytes_per_token(4);
+  const char* layout = config.arch == ModelArch::kDeepseek2 ? "MLA latent: (kv_lora_rank + qk_rope_head_dim) x layers"
+                                                            : "K and V: 2 x kv_heads x head_dim x layers";
+  std::fprintf(out, "kv cache:      %" PRIu64 " bytes/token at BF16, %" PRIu64 " at F32 (%s)\n", bf16, f32, layout);
+  std::fprintf(out, "kv cache:      %" PRId64 " tokens: %s at BF16, %s at F32\n", ctx,
+               human_bytes(bf16 * static_cast<uint64_t>(ctx)).c_str(), human_bytes(f32 * static_cast<uint64_t>(ctx)).c_str());
 }
 
 static std::string shape_string(const std::vector<uint64_t>& ne) {
@@ -84,6 +95,10 @@ Status inspect_gguf(const std::string& path, const InspectOptions& opts, FILE* o
   double bpw = n_params ? 8.0 * static_cast<double>(n_bytes) / static_cast<double>(n_params) : 0.0;
   std::fprintf(out, "parameters:    %" PRIu64 " (%s), %s of tensor data, %.2f bits per weight\n", n_params,
                human_count(n_params).c_str(), human_bytes(n_bytes).c_str(), bpw);
+  if (opts.ctx > 0) {
+    BALEEN_ASSIGN_OR_RETURN(ModelConfig config, config_from_gguf(f));
+    print_kv_cache(config, opts.ctx, out);
+  }
   return ok_status();
 }
 

@@ -6,6 +6,7 @@
 #include "inspect_report.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
+#include "model/config.h"
 
 namespace baleen::cli {
 
@@ -58,6 +59,7 @@ Status inspect_hf_folder(const std::string& dir, const InspectOptions& opts, FIL
     std::fprintf(out, "mtp:           %" PRId64 " next-token-prediction layer(s) after the %" PRId64 " main layers\n",
                  config.num_nextn_predict_layers, config.num_hidden_layers);
   }
+  if (opts.ctx > 0) print_kv_cache(config_from_hf(config), opts.ctx, out);
   return ok_status();
 }
 

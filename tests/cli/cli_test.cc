@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mapped_file.h"
+#include "io/gguf_writer.h"
 #include "testing.h"
 
 namespace baleen {
@@ -152,6 +153,49 @@ TEST(Cli, MalformedFilesGiveOneErrorLine) {
   r = run_baleen({"tokenize", "--tokenizer", scratch + "/nope.json", "-p", "x", "--json"}, scratch);
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+}
+
+// DeepSeek-V3's MLA cache per token at BF16: (kv_lora_rank 512 + qk_rope_head_dim 64) x 61 layers
+// x 2 bytes = 70,272 (issue #3; deepseek-spec 3.7). A metadata-only GGUF with V3's hyper-parameters.
+TEST(Cli, InspectReportsKvCacheOfDeepSeekV3) {
+  std::string scratch = testing::scratch_dir("cli_inspect_kv");
+  GgufWriter w;
+  w.set_string("general.architecture", "deepseek2");
+  w.set_u32("deepseek2.block_count", 61);
+  w.set_u32("deepseek2.context_length", 163840);
+  w.set_u32("deepseek2.embedding_length", 7168);
+  w.set_u32("deepseek2.feed_forward_length", 18432);
+  w.set_u32("deepseek2.attention.head_count", 128);
+  w.set_u32("deepseek2.attention.head_count_kv", 1);
+  w.set_f32("deepseek2.attention.layer_norm_rms_epsilon", 1e-6f);
+  w.set_u32("deepseek2.vocab_size", 129280);
+  w.set_u32("deepseek2.leading_dense_block_count", 3);
+  w.set_u32("deepseek2.attention.q_lora_rank", 1536);
+  w.set_u32("deepseek2.attention.kv_lora_rank", 512);
+  w.set_u32("deepseek2.attention.key_length", 576);
+  w.set_u32("deepseek2.attention.value_length", 512);
+  w.set_u32("deepseek2.attention.key_length_mla", 192);
+  w.set_u32("deepseek2.attention.value_length_mla", 128);
+  w.set_u32("deepseek2.rope.dimension_count", 64);
+  w.set_f32("deepseek2.rope.freq_base", 10000.0f);
+  w.set_string("deepseek2.rope.scaling.type", "yarn");
+  w.set_f32("deepseek2.rope.scaling.factor", 40.0f);
+  w.set_u32("deepseek2.rope.scaling.original_context_length", 4096);
+  w.set_f32("deepseek2.rope.scaling.yarn_log_multiplier", 0.1f);
+  w.set_u32("deepseek2.expert_count", 256);
+  w.set_u32("deepseek2.expert_used_count", 8);
+  w.set_u32("deepseek2.expert_group_count", 8);
+  w.set_u32("deepseek2.expert_group_used_count", 4);
+  w.set_u32("deepseek2.expert_shared_count", 1);
+  w.set_u32("deepseek2.expert_feed_forward_length", 2048);
+  w.set_f32("deepseek2.expert_weights_scale", 2.5f);
+  w.set_bool("deepseek2.expert_weights_norm", true);
+  w.set_u32("deepseek2.expert_gating_func", 2);
+  ASSERT_TRUE(w.write(scratch + "/v3-meta.gguf").ok());
+  RunResult r = run_baleen({"inspect", scratch + "/v3-meta.gguf", "--ctx", "1000"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("70272 bytes/token at BF16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1000 tokens: 70.27 MB at BF16"), std::string::npos) << r.out;
 }
 
 TEST(Cli, DemoRunsAndSaysItIsRandom) {

@@ -1,0 +1,57 @@
+#include <algorithm>
+
+#include "kernels/ref/ops.h"
+#include "model/forward.h"
+
+namespace baleen {
+
+void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out) {
+  for (int64_t t = 0; t < n; ++t) rms_norm_ref(x + t * dim, w, dim, eps, out + t * dim);
+}
+
+void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
+                     float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool) {
+  const auto n_heads = static_cast<int64_t>(ws.size());
+  pool.parallel_for(n_heads, 1, [&](int64_t h0, int64_t h1, int) {
+    thread_local std::vector<float> row;
+    for (int64_t h = h0; h < h1; ++h) {
+      const WeightMatrix& w = ws[h];
+      grow(row, w.cols);
+      for (int64_t t = 0; t < m; ++t) std::fill_n(y + t * y_stride + h * y_head, w.cols, 0.0f);
+      // Each weight row is dequantized once and scattered into every token's output.
+      for (int64_t r = 0; r < w.rows; ++r) {
+        weight_row_to_f32(w, r, row.data());
+        for (int64_t t = 0; t < m; ++t) {
+          const float a = x[t * x_stride + h * x_head + r];
+          float* yt = y + t * y_stride + h * y_head;
+          for (int64_t c = 0; c < w.cols; ++c) yt[c] += a * row[c];
+        }
+      }
+    }
+  });
+}
+
+void decoder_layer(const ModelImpl& model, const LayerWeights& L, KvLayer kv, float* x, int64_t n, int64_t pos0,
+                   bool absorbed, Scratch& s, ThreadPool& pool) {
+  const ModelConfig& cfg = model.config();
+  const int64_t E = cfg.hidden_size;
+  const auto eps = static_cast<float>(cfg.rms_norm_eps);
+  float* xn = grow(s.xn, n * E);      // [n_tokens, hidden_size]
+  float* br = grow(s.branch, n * E);  // [n_tokens, hidden_size]
+  rms_norm_rows(x, L.attn_norm.data(), n, E, eps, xn);
+  if (cfg.arch == ModelArch::kDeepseek2) {
+    mla_attention(model, L, kv, xn, n, pos0, absorbed, s, pool, br);
+  } else {
+    gqa_attention(model, L, kv, xn, n, pos0, s, pool, br);
+  }
+  for (int64_t i = 0; i < n * E; ++i) x[i] += br[i];
+  rms_norm_rows(x, L.ffn_norm.data(), n, E, eps, xn);
+  if (L.is_moe) {
+    moe_ffn(cfg, L.moe, xn, n, s, pool, br);
+  } else {
+    dense_ffn(L.ffn, xn, n, s, pool, br);
+  }
+  for (int64_t i = 0; i < n * E; ++i) x[i] += br[i];
+}
+
+}  // namespace baleen

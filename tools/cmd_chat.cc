@@ -53,6 +53,14 @@ class TurnPrinter {
     }
     write_out(p.text);
   }
+  // Ends the reply with exactly one newline.
+  void end_turn() {
+    if (in_block_) {
+      close_block();
+    } else {
+      write_out("\n");
+    }
+  }
   void close_block() {
     if (!in_block_) return;
     write_out(tty_ ? "\n[/thinking]\033[0m\n" : "\n[/thinking]\n");
@@ -155,8 +163,7 @@ Status run_chat(const ChatOpts& o) {
     }
     const double decode_s = seconds_since(t1);
     consume(decoder.flush(), true);
-    printer.close_block();
-    write_out("\n");
+    printer.end_turn();
     if (context_full) std::fprintf(stderr, "(reply cut: the context is full)\n");
     if (o.stats) {
       std::fprintf(stderr,

@@ -163,6 +163,32 @@ TEST(RunCli, RawPromptIsEchoedAndContinued) {
   EXPECT_NE(r.err.find("prompt tokens: 24,"), std::string::npos) << r.err;
 }
 
+TEST(RunCli, PromptedGreedyTextContinuesLikeRunC) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  std::string scratch = testing::scratch_dir("cli_run_prompts");
+  // run.c prints the prompt and its continuation within 80 positions; llama2.c tokenizes prompts
+  // its own way (its token count may differ from SentencePiece's), so compare the text: run.c's
+  // output (without its final newline) must begin ours.
+  int passed = 0, total = 0;
+  for (const std::string& name : {std::string("Once_upon_a_time"), std::string("Tom_and_his_dog")}) {
+    std::string prompt = name;
+    std::replace(prompt.begin(), prompt.end(), '_', ' ');
+    auto want =
+        read_file(testing::conformance_path("models/stories260K/reference/run_c.t0.n80.prompt_" + name + ".txt"));
+    ASSERT_TRUE(want.ok());
+    ASSERT_FALSE(want->empty());
+    std::string text = want->substr(0, want->size() - 1);
+    RunResult r = run_baleen({"run", "-m", testing::conformance_path("models/stories260K/stories260K.gguf"), "-p",
+                              prompt, "-n", "80", "--temp", "0"},
+                             scratch);
+    ASSERT_EQ(r.status, 0) << r.err;
+    ++total;
+    EXPECT_EQ(r.out.rfind(text, 0), 0u) << "want prefix:\n" << text << "\ngot:\n" << r.out;
+    if (r.out.rfind(text, 0) == 0) ++passed;
+  }
+  testing::report_conformance("cli run stories260K greedy with prompt vs run.c", passed, total);
+}
+
 TEST(RunCli, SamplingIsDeterministicForASeed) {
   BALEEN_REQUIRE_CONFORMANCE();
   std::string scratch = testing::scratch_dir("cli_run_seed");

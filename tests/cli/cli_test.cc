@@ -204,6 +204,8 @@ TEST(Cli, DemoRunsAndSaysItIsRandom) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("RANDOM-WEIGHT"), std::string::npos);
   EXPECT_NE(r.out.find("decoded back: identical to the prompt"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("generated (greedy, random weights): "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("24 generated tokens"), std::string::npos) << r.out;
   // The file it wrote is a valid GGUF that inspect reads.
   RunResult i = run_baleen({"inspect", scratch + "/demo.gguf"}, scratch);
   EXPECT_EQ(i.status, 0) << i.err;

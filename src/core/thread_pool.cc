@@ -17,14 +17,15 @@ struct ThreadPool::Impl {
   int pending = 0;
   bool stop = false;
   // The current job: chunk k of n_chunks covers [k * n / n_chunks, (k + 1) * n / n_chunks).
-  const std::function<void(int64_t, int64_t, int)>* fn = nullptr;
+  ChunkFn fn = nullptr;
+  void* ctx = nullptr;
   int64_t n = 0;
   int n_chunks = 0;
 
   void run_chunk(int k) const {
     int64_t b = n * k / n_chunks;
     int64_t e = n * (k + 1) / n_chunks;
-    if (b < e) (*fn)(b, e, k);
+    if (b < e) fn(ctx, b, e, k);
   }
 
   void worker_loop(int index) {
@@ -60,18 +61,19 @@ ThreadPool::~ThreadPool() {
 
 int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 1; }
 
-void ThreadPool::parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
   min_chunk = std::max<int64_t>(1, min_chunk);
   int64_t max_chunks = std::max<int64_t>(1, n / min_chunk);
   int n_chunks = static_cast<int>(std::min<int64_t>(size(), max_chunks));
   if (n_chunks == 1) {
-    fn(0, n, 0);
+    fn(ctx, 0, n, 0);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->fn = &fn;
+    impl_->fn = fn;
+    impl_->ctx = ctx;
     impl_->n = n;
     impl_->n_chunks = n_chunks;
     impl_->pending = static_cast<int>(impl_->workers.size());
@@ -82,6 +84,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t min_chunk, const std::function<
   std::unique_lock<std::mutex> lock(impl_->mu);
   impl_->done_cv.wait(lock, [&] { return impl_->pending == 0; });
   impl_->fn = nullptr;
+  impl_->ctx = nullptr;
 }
 
 }  // namespace baleen

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <type_traits>
 
 namespace baleen {
 
@@ -19,10 +19,19 @@ class ThreadPool {
   int size() const;  // threads doing work, caller included
 
   // Splits [0, n) into contiguous chunks of at least `min_chunk` and calls fn(begin, end, thread)
-  // with thread in [0, size()). Returns when all chunks are done.
-  void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t, int)>& fn);
+  // with thread in [0, size()). Returns when all chunks are done. `fn` is called through a plain
+  // pointer (no std::function), so a call allocates nothing.
+  template <typename Fn>
+  void parallel_for(int64_t n, int64_t min_chunk, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run(n, min_chunk, [](void* f, int64_t b, int64_t e, int t) { (*static_cast<F*>(f))(b, e, t); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
+  }
 
  private:
+  using ChunkFn = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
+  void run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx);
+
   struct Impl;
   Impl* impl_;
 };

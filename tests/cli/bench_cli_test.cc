@@ -1,0 +1,150 @@
+// End-to-end tests of `baleen bench` on the conformance micro model: the --json object has the
+// fields other programs rely on (pp_tps, tg_tps, batch_tps keyed by batch size, bandwidth_gbs) with
+// positive finite values, the text table names its units, and bad inputs give one error line and a
+// non-zero exit status. Speeds are never asserted beyond being positive.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/mapped_file.h"
+#include "testing.h"
+
+namespace baleen {
+namespace {
+
+struct RunResult {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs build/baleen with `args`, stdin from /dev/null.
+RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch) {
+  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  const std::string err_path = scratch + "/stderr.txt";
+  cmd += " </dev/null 2>" + shell_quote(err_path);
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto e = read_file(err_path);
+  if (e.ok()) r.err = *e;
+  return r;
+}
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+std::string micro_model() { return testing::conformance_path("models/micro/ds3-micro/ds3-micro-q4_k_m.gguf"); }
+
+bool positive_finite(const nlohmann::json& v) {
+  return v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() > 0;
+}
+
+TEST(BenchCli, JsonHasTheRequiredFields) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_json");
+  RunResult r =
+      run_baleen({"bench", "-m", micro_model(), "-p", "32", "-n", "8", "-b", "1,2", "-r", "2", "--json"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  // Exactly one JSON object on stdout, nothing else.
+  ASSERT_EQ(count_lines(r.out), 1u) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  for (const char* key : {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "roofline_pct"}) {
+    ASSERT_TRUE(j.contains(key)) << key << " missing: " << r.out;
+    EXPECT_TRUE(positive_finite(j[key])) << key << " = " << j[key].dump();
+  }
+  ASSERT_TRUE(j.contains("batch_tps") && j["batch_tps"].is_object()) << r.out;
+  EXPECT_EQ(j["batch_tps"].size(), 2u) << j["batch_tps"].dump();
+  for (const char* b : {"1", "2"}) {
+    ASSERT_TRUE(j["batch_tps"].contains(b)) << "batch_tps has no key " << b << ": " << j["batch_tps"].dump();
+    EXPECT_TRUE(positive_finite(j["batch_tps"][b])) << b << " = " << j["batch_tps"][b].dump();
+  }
+  // Spreads bracket the medians.
+  for (const char* key : {"pp_tps", "tg_tps"}) {
+    const nlohmann::json& s = j[std::string(key) + "_spread"];
+    ASSERT_TRUE(s.is_array() && s.size() == 2) << key;
+    EXPECT_LE(s[0].get<double>(), j[key].get<double>()) << key;
+    EXPECT_GE(s[1].get<double>(), j[key].get<double>()) << key;
+  }
+  EXPECT_EQ(j.value("n_prompt", 0), 32);
+  EXPECT_EQ(j.value("n_gen", 0), 8);
+  EXPECT_EQ(j.value("reps", 0), 2);
+  EXPECT_EQ(j.value("model", std::string()), "ds3-micro-q4_k_m");
+  // The micro model is MoE: a token reads fewer weight bytes than the file holds.
+  EXPECT_LT(j["bytes_per_token"].get<double>(), j["model_size_bytes"].get<double>());
+}
+
+TEST(BenchCli, TextTablePrintsUnits) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_text");
+  RunResult r =
+      run_baleen({"bench", "-m", micro_model(), "-p", "16", "-n", "4", "-b", "1,3", "-r", "1", "-t", "1"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* want : {"pp16", "tg4", "batch 1", "batch 3", "t/s", "GB/s", "roofline", "%", "ds3-micro-q4_k_m",
+                           "threads", "bandwidth"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << "no '" << want << "' in:\n" << r.out;
+  }
+}
+
+TEST(BenchCli, DenseModelRuns) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_dense");
+  RunResult r = run_baleen({"bench", "-m", testing::conformance_path("models/stories260K/stories260K.gguf"), "-p", "16",
+                            "-n", "4", "-b", "2", "-r", "1", "--json"},
+                           scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_TRUE(positive_finite(j["batch_tps"]["2"])) << r.out;
+  // Dense: every tensor but the embedding table (one row per token) is read.
+  EXPECT_GT(j["bytes_per_token"].get<double>(), 0);
+  EXPECT_LE(j["bytes_per_token"].get<double>(), j["model_size_bytes"].get<double>());
+}
+
+TEST(BenchCli, BadInputsGiveOneErrorLine) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_errors");
+  const std::string m = micro_model();
+  const std::vector<std::vector<std::string>> cases = {
+      {"bench", "-m", scratch + "/no-such-model.gguf", "-p", "8", "-n", "2", "-r", "1"},
+      {"bench", "-m", m, "-p", "0", "-n", "2", "-r", "1"},
+      {"bench", "-m", m, "-p", "8", "-n", "-1", "-r", "1"},
+      {"bench", "-m", m, "-p", "8", "-n", "2", "-r", "0"},
+      {"bench", "-m", m, "-p", "100000000", "-n", "2", "-r", "1"},
+      {"bench", "-m", m, "-p", "8", "-n", "2", "-r", "1", "-b", "1,,4"},
+      {"bench", "-m", m, "-p", "8", "-n", "2", "-r", "1", "-b", "0"},
+      {"bench", "-m", m, "-p", "8", "-n", "2", "-r", "1", "-b", "x"},
+      {"bench", "-m", m, "-p", "8", "-n", "2", "-r", "1", "-b", "2,2"},
+  };
+  for (const auto& args : cases) {
+    RunResult r = run_baleen(args, scratch);
+    const std::string what = ::testing::PrintToString(args);
+    EXPECT_NE(r.status, 0) << what;
+    EXPECT_TRUE(r.out.empty()) << what << ": " << r.out;
+    EXPECT_EQ(count_lines(r.err), 1u) << what << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("baleen bench: error: ", 0), 0u) << what << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace baleen

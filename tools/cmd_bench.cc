@@ -1,0 +1,310 @@
+// `baleen bench`: llama-bench-style throughput of one model on this machine. pp: a prefill of -p
+// pseudo-random tokens in one eval; tg: -n single-token greedy decodes after a one-token prompt;
+// batch B: B sequences each decoding -n tokens, stepped round-robin (one eval per sequence per step:
+// there is no batched multi-sequence forward yet). One warm-up run, then -r timed repetitions (median,
+// min, max). Also measures the DRAM read bandwidth and relates tg to it (decode roofline). Text
+// table by default; --json prints one JSON object on stdout.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench_measure.h"
+#include "commands.h"
+#include "engine/sampling.h"
+#include "inspect_report.h"
+#include "model_cli.h"
+
+namespace baleen::cli {
+namespace {
+
+constexpr uint32_t kSeed = 1234;    // pseudo-random prompt ids
+constexpr int64_t kMaxBatch = 256;  // sessions per batch measurement
+
+struct BenchOpts {
+  ModelOptions model;
+  int64_t n_prompt = 512;
+  int64_t n_gen = 128;
+  std::string batches = "1,4,8";
+  int reps = 5;
+  bool json = false;
+};
+
+// "1,4,8" -> {1, 4, 8}. Errors: empty, non-numeric, non-positive, too large or repeated entries.
+Result<std::vector<int64_t>> parse_batch_list(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = s.find(',', pos);
+    const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (item.empty() || item.size() > 6 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return make_error(ErrorCode::kInvalidArgument, "-b must be a comma-separated list of batch sizes (got '%s')",
+                        s.c_str());
+    }
+    const int64_t b = std::stoll(item);
+    if (b <= 0 || b > kMaxBatch) {
+      return make_error(ErrorCode::kInvalidArgument, "-b: batch sizes must be in 1..%lld (got %lld)",
+                        static_cast<long long>(kMaxBatch), static_cast<long long>(b));
+    }
+    if (std::find(out.begin(), out.end(), b) != out.end()) {
+      return make_error(ErrorCode::kInvalidArgument, "-b: batch size %lld given twice", static_cast<long long>(b));
+    }
+    out.push_back(b);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+AttentionForm attention_form(const std::string& name) {
+  if (name == "naive") return AttentionForm::kNaive;
+  if (name == "absorbed") return AttentionForm::kAbsorbed;
+  return AttentionForm::kAuto;
+}
+
+// One timed measurement: tokens per second of a single run.
+double tokens_per_second(int64_t tokens, std::chrono::steady_clock::time_point t0) {
+  const double s = seconds_since(t0);
+  return s > 0 ? static_cast<double>(tokens) / s : 0.0;
+}
+
+// Prefill of `ids` into an emptied session.
+Result<double> run_pp(Session& s, const std::vector<TokenId>& ids, std::vector<float>* logits) {
+  s.truncate(0);
+  auto t0 = std::chrono::steady_clock::now();
+  BALEEN_TRY(s.eval(ids, logits));
+  return tokens_per_second(static_cast<int64_t>(ids.size()), t0);
+}
+
+// B sessions (B = sessions.size()): each starts from its one-token prompt (not timed), then n_gen
+// steps, each evaluating the greedy next token of every session in turn. tg is the B = 1 case.
+Result<double> run_decode(const std::vector<Session*>& sessions, const std::vector<TokenId>& first, int64_t n_gen,
+                          std::vector<std::vector<float>>* logits) {
+  const size_t b = sessions.size();
+  for (size_t i = 0; i < b; ++i) {
+    sessions[i]->truncate(0);
+    const TokenId id = first[i % first.size()];
+    BALEEN_TRY(sessions[i]->eval(std::span<const TokenId>(&id, 1), &(*logits)[i]));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < n_gen; ++step) {
+    for (size_t i = 0; i < b; ++i) {
+      const TokenId id = argmax((*logits)[i]);
+      BALEEN_TRY(sessions[i]->eval(std::span<const TokenId>(&id, 1), &(*logits)[i]));
+    }
+  }
+  return tokens_per_second(static_cast<int64_t>(b) * n_gen, t0);
+}
+
+// One warm-up call of `run`, then `reps` timed ones.
+template <typename Fn>
+Result<Spread> repeat(int reps, Fn&& run) {
+  BALEEN_ASSIGN_OR_RETURN(double warm, run());
+  (void)warm;
+  std::vector<double> tps;
+  for (int r = 0; r < reps; ++r) {
+    BALEEN_ASSIGN_OR_RETURN(double v, run());
+    tps.push_back(v);
+  }
+  return spread_of(std::move(tps));
+}
+
+std::string model_name(const std::string& path) {
+  std::filesystem::path p(path);
+  if (!p.has_filename()) p = p.parent_path();  // "folder/"
+  return p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
+}
+
+double roofline_pct(double tps, uint64_t bytes_per_token, double bandwidth_gbs) {
+  return bandwidth_gbs > 0 ? 100.0 * tps * static_cast<double>(bytes_per_token) / 1e9 / bandwidth_gbs : 0.0;
+}
+
+struct Results {
+  std::string model;
+  std::string arch;
+  WeightBytes weights;
+  int threads = 0;
+  Bandwidth bandwidth;
+  Spread pp, tg;
+  std::vector<std::pair<int64_t, Spread>> batch;
+};
+
+constexpr const char* kBatchNote =
+    "batch B: B sequences decoded round-robin, one single-token eval per sequence per step (no batched "
+    "multi-sequence forward yet); batch_tps is their total tokens/s";
+
+// Weights that fit in the last-level cache are not streamed from DRAM each token: the roofline
+// percentage then says little (it may exceed 100).
+bool weights_fit_in_cache(const Results& r) {
+  const uint64_t llc = last_level_cache_bytes();
+  return llc > 0 && r.weights.per_token_bytes <= llc;
+}
+
+void print_json(const BenchOpts& o, const Results& r) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["arch"] = r.arch;
+  j["model_size_bytes"] = r.weights.file_bytes;
+  j["threads"] = r.threads;
+  j["n_prompt"] = o.n_prompt;
+  j["n_gen"] = o.n_gen;
+  j["reps"] = o.reps;
+  j["pp_tps"] = r.pp.median;
+  j["pp_tps_spread"] = {r.pp.min, r.pp.max};
+  j["tg_tps"] = r.tg.median;
+  j["tg_tps_spread"] = {r.tg.min, r.tg.max};
+  nlohmann::json batch = nlohmann::json::object(), batch_spread = nlohmann::json::object();
+  for (const auto& [b, s] : r.batch) {
+    batch[std::to_string(b)] = s.median;
+    batch_spread[std::to_string(b)] = {s.min, s.max};
+  }
+  j["batch_tps"] = batch;
+  j["batch_tps_spread"] = batch_spread;
+  j["batch_note"] = kBatchNote;
+  j["bandwidth_gbs"] = r.bandwidth.gbs;
+  j["bandwidth_gbs_spread"] = {r.bandwidth.min_gbs, r.bandwidth.max_gbs};
+  j["bandwidth_threads"] = r.bandwidth.threads;
+  j["bandwidth_buffer_bytes"] = r.bandwidth.buffer_bytes;
+  j["bytes_per_token"] = r.weights.per_token_bytes;
+  j["roofline_pct"] = roofline_pct(r.tg.median, r.weights.per_token_bytes, r.bandwidth.gbs);
+  j["weights_fit_in_cache"] = weights_fit_in_cache(r);
+  std::printf("%s\n", j.dump().c_str());
+}
+
+void print_row(const Results& r, const std::string& test, const Spread& s, const char* unit) {
+  std::printf("| %-20s | %9s | %7d | %-18s | %10.2f | %10.2f | %10.2f | %-4s |\n", r.model.c_str(),
+              human_bytes(r.weights.file_bytes).c_str(), r.threads, test.c_str(), s.median, s.min, s.max, unit);
+}
+
+void print_text(const BenchOpts& o, const Results& r) {
+  std::printf("model: %s (%s), file %s, threads %d, %d repetitions after 1 warm-up\n", r.model.c_str(), r.arch.c_str(),
+              human_bytes(r.weights.file_bytes).c_str(), r.threads, o.reps);
+  std::printf(
+      "weights read per decoded token: %s (non-expert tensors, shared and top-k routed experts, one "
+      "embedding row; KV cache not counted)\n",
+      human_bytes(r.weights.per_token_bytes).c_str());
+  std::printf("DRAM read bandwidth: %.2f GB/s (median of %d passes over %s, %d threads)\n\n", r.bandwidth.gbs,
+              r.bandwidth.passes, human_bytes(r.bandwidth.buffer_bytes).c_str(), r.bandwidth.threads);
+  std::printf("| %-20s | %9s | %7s | %-18s | %10s | %10s | %10s | %-4s |\n", "model", "size", "threads", "test",
+              "median", "min", "max", "unit");
+  std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: | %s |\n", std::string(20, '-').c_str(),
+              std::string(8, '-').c_str(), std::string(6, '-').c_str(), std::string(18, '-').c_str(),
+              std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(4, '-').c_str());
+  const std::string tg = "tg" + std::to_string(o.n_gen);
+  print_row(r, "pp" + std::to_string(o.n_prompt), r.pp, "t/s");
+  print_row(r, tg, r.tg, "t/s");
+  for (const auto& [b, s] : r.batch) print_row(r, "batch " + std::to_string(b) + " (" + tg + ")", s, "t/s");
+  Spread bw{r.bandwidth.gbs, r.bandwidth.min_gbs, r.bandwidth.max_gbs};
+  print_row(r, "bandwidth", bw, "GB/s");
+  const uint64_t bpt = r.weights.per_token_bytes;
+  Spread roof{roofline_pct(r.tg.median, bpt, bw.median), roofline_pct(r.tg.min, bpt, bw.median),
+              roofline_pct(r.tg.max, bpt, bw.median)};
+  print_row(r, "roofline " + tg, roof, "%");
+  std::printf("\nroofline: %s tokens/s x %s per token / %.2f GB/s measured bandwidth\n", tg.c_str(),
+              human_bytes(bpt).c_str(), bw.median);
+  if (weights_fit_in_cache(r)) {
+    std::printf(
+        "note: the weights read per token fit in the %s last-level cache, so decode is not bound by DRAM "
+        "bandwidth and the roofline percentage says little\n",
+        human_bytes(last_level_cache_bytes()).c_str());
+  }
+  std::printf("note: %s\n", kBatchNote);
+}
+
+Status run_bench(const BenchOpts& o) {
+  if (o.n_prompt <= 0) return Error(ErrorCode::kInvalidArgument, "-p must be > 0");
+  if (o.n_gen <= 0) return Error(ErrorCode::kInvalidArgument, "-n must be > 0");
+  if (o.reps <= 0) return Error(ErrorCode::kInvalidArgument, "-r must be > 0");
+  BALEEN_ASSIGN_OR_RETURN(std::vector<int64_t> batches, parse_batch_list(o.batches));
+
+  const int64_t need_ctx = std::max(o.n_prompt, o.n_gen + 1);
+  BALEEN_ASSIGN_OR_RETURN(LoadedModel lm, load_model(o.model, need_ctx));
+  const ModelConfig& config = lm.model->config();
+  const int64_t n_ctx = lm.session->n_ctx();
+  if (o.n_prompt > n_ctx) {
+    return make_error(ErrorCode::kOutOfRange, "-p %lld exceeds the context of %lld tokens",
+                      static_cast<long long>(o.n_prompt), static_cast<long long>(n_ctx));
+  }
+  if (o.n_gen + 1 > n_ctx) {
+    return make_error(ErrorCode::kOutOfRange, "-n %lld (after a one-token prompt) exceeds the context of %lld tokens",
+                      static_cast<long long>(o.n_gen), static_cast<long long>(n_ctx));
+  }
+  if (config.n_vocab <= 0) return Error(ErrorCode::kInvalidArgument, "the model has no vocabulary size");
+
+  Results r;
+  r.model = model_name(o.model.model);
+  r.arch = model_arch_name(config.arch);
+  r.threads = lm.pool->size();
+  BALEEN_ASSIGN_OR_RETURN(r.weights, weight_bytes_per_token(o.model.model, config));
+  {
+    ThreadPool bw_pool(0);  // every CPU: the machine's bandwidth, not this run's threads'
+    BALEEN_ASSIGN_OR_RETURN(r.bandwidth, measure_read_bandwidth(bw_pool));
+  }
+
+  std::mt19937 rng(kSeed);
+  std::uniform_int_distribution<int64_t> pick(0, config.n_vocab - 1);
+  std::vector<TokenId> prompt(static_cast<size_t>(o.n_prompt));
+  for (TokenId& id : prompt) id = static_cast<TokenId>(pick(rng));
+
+  std::vector<float> pp_logits;
+  BALEEN_ASSIGN_OR_RETURN(r.pp, repeat(o.reps, [&] { return run_pp(*lm.session, prompt, &pp_logits); }));
+
+  // Decode sessions hold n_gen + 1 tokens each; the loaded session serves as the first.
+  const int64_t max_batch = *std::max_element(batches.begin(), batches.end());
+  SessionOptions so;
+  so.n_ctx = o.n_gen + 1;
+  so.attention = attention_form(o.model.attention);
+  std::vector<std::unique_ptr<Session>> extra;
+  std::vector<Session*> sessions = {lm.session.get()};
+  for (int64_t i = 1; i < max_batch; ++i) {
+    BALEEN_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(*lm.model, *lm.pool, so));
+    sessions.push_back(s.get());
+    extra.push_back(std::move(s));
+  }
+  std::vector<std::vector<float>> logits(static_cast<size_t>(max_batch));
+  BALEEN_ASSIGN_OR_RETURN(r.tg, repeat(o.reps, [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits); }));
+  for (int64_t b : batches) {
+    std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
+    BALEEN_ASSIGN_OR_RETURN(Spread s, repeat(o.reps, [&] { return run_decode(group, prompt, o.n_gen, &logits); }));
+    r.batch.emplace_back(b, s);
+  }
+
+  if (o.json) {
+    print_json(o, r);
+  } else {
+    print_text(o, r);
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOpts>();
+  auto* sub = app.add_subcommand("bench", "Measure prompt (pp), generation (tg) and batch decode tokens/s");
+  add_model_options(sub, &o->model);
+  sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens for pp")->capture_default_str();
+  sub->add_option("-n,--n-gen", o->n_gen, "generated tokens for tg and batch")->capture_default_str();
+  sub->add_option("-b,--batch", o->batches, "concurrent sequences, comma-separated")->capture_default_str();
+  sub->add_option("-r,--repetitions", o->reps, "timed repetitions after one warm-up")->capture_default_str();
+  sub->add_flag("--json", o->json, "print one JSON object instead of the table");
+  return [o]() -> int {
+    Status st = run_bench(*o);
+    if (!st.ok()) {
+      std::fflush(stdout);
+      print_error("bench", st.error());
+      return 1;
+    }
+    return 0;
+  };
+}
+
+}  // namespace baleen::cli

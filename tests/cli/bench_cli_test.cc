@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mapped_file.h"
+#include "io/gguf.h"
 #include "testing.h"
 
 namespace baleen {
@@ -119,6 +120,56 @@ TEST(BenchCli, DenseModelRuns) {
   // Dense: every tensor but the embedding table (one row per token) is read.
   EXPECT_GT(j["bytes_per_token"].get<double>(), 0);
   EXPECT_LE(j["bytes_per_token"].get<double>(), j["model_size_bytes"].get<double>());
+}
+
+// ds3-micro: 16 routed experts, 4 used per token, one shared expert, untied output head. A token
+// reads every tensor except 12/16 of each routed-expert stack and all but one embedding row.
+TEST(BenchCli, BytesPerTokenCountsOnlyTheRoutedTopK) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_bytes");
+  auto gguf = GgufFile::open(micro_model());
+  ASSERT_TRUE(gguf.ok()) << gguf.error().to_string();
+  ASSERT_EQ(gguf->get_int("deepseek2.expert_count").value(), 16);
+  ASSERT_EQ(gguf->get_int("deepseek2.expert_used_count").value(), 4);
+  ASSERT_NE(gguf->find_tensor("output.weight"), nullptr);
+  uint64_t want = 0, experts = 0;
+  for (const GgufTensorInfo& t : gguf->tensors()) {
+    if (t.name == "token_embd.weight") {
+      ASSERT_EQ(t.ne.size(), 2u);
+      want += t.n_bytes / t.ne[1];
+    } else if (t.name.find("_exps.weight") != std::string::npos) {
+      ASSERT_EQ(t.ne.size(), 3u);
+      ASSERT_EQ(t.ne[2], 16u) << t.name;
+      want += t.n_bytes / 16 * 4;
+      ++experts;
+    } else {
+      want += t.n_bytes;
+    }
+  }
+  EXPECT_EQ(experts, 6u);  // gate/up/down of the two MoE layers
+  RunResult r =
+      run_baleen({"bench", "-m", micro_model(), "-p", "4", "-n", "2", "-b", "1", "-r", "1", "--json"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.value("bytes_per_token", uint64_t{0}), want);
+  EXPECT_EQ(j.value("model_size_bytes", uint64_t{0}), gguf->file_size());
+}
+
+TEST(BenchCli, HuggingFaceFolderRuns) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_hf");
+  RunResult r = run_baleen({"bench", "-m", testing::conformance_path("hf/ds3-micro-bf16"), "-p", "8", "-n", "2", "-b",
+                            "1", "-r", "1", "--json"},
+                           scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.value("model", std::string()), "ds3-micro-bf16");
+  for (const char* key : {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "model_size_bytes"}) {
+    EXPECT_TRUE(positive_finite(j[key])) << key << " = " << j[key].dump();
+  }
+  EXPECT_LT(j["bytes_per_token"].get<double>(), j["model_size_bytes"].get<double>());
 }
 
 TEST(BenchCli, BadInputsGiveOneErrorLine) {

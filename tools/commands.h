@@ -17,5 +17,6 @@ Runner add_demo(CLI::App& app);
 Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_logits(CLI::App& app);
+Runner add_gen_random(CLI::App& app);
 
 }  // namespace baleen::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   runners["run"] = baleen::cli::add_run(app);
   runners["chat"] = baleen::cli::add_chat(app);
   runners["logits"] = baleen::cli::add_logits(app);
+  runners["gen-random"] = baleen::cli::add_gen_random(app);
 
   try {
     app.parse(argc, argv);

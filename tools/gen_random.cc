@@ -36,6 +36,7 @@ struct GenOptions {
   bool dry_run = false;
   uint32_t layers = 0;  // hidden test overrides: 0 = the shape's
   uint32_t vocab = 0;
+  uint32_t experts = 0;
 };
 
 uint64_t splitmix64(uint64_t& x) {
@@ -158,6 +159,12 @@ int run_gen_random(const GenOptions& o) {
     shape.n_layers = o.layers;
     if (shape.first_dense > o.layers) shape.first_dense = o.layers;
   }
+  if (o.experts != 0) {
+    if (o.experts < shape.n_experts_used || o.experts % shape.n_groups != 0) {
+      return fail("--experts must be at least the experts used per token and a multiple of the group count");
+    }
+    shape.n_experts = o.experts;
+  }
 
   GgufStreamWriter w;
   uint32_t n_vocab = shape.vocab;
@@ -277,8 +284,9 @@ Runner add_gen_random(CLI::App& app) {
   sub->add_option("--vocab-from", o->vocab_from, "copy every tokenizer.* key (and the vocabulary size) from this GGUF");
   sub->add_option("-t,--threads", o->threads, "worker threads (default: one per CPU)");
   sub->add_flag("--dry-run", o->dry_run, "print the tensor plan and the file size; write nothing");
-  // Test-only overrides (hidden): fewer layers, a smaller synthetic vocabulary.
+  // Test-only overrides (hidden): fewer layers, routed experts, a smaller synthetic vocabulary.
   sub->add_option("--layers", o->layers, "override the layer count")->group("");
+  sub->add_option("--experts", o->experts, "override the routed expert count")->group("");
   sub->add_option("--vocab", o->vocab, "override the synthetic vocabulary size")->group("");
   return [o] { return run_gen_random(*o); };
 }

@@ -18,5 +18,6 @@ Runner add_run(CLI::App& app);
 Runner add_chat(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_gen_random(CLI::App& app);
 
 }  // namespace baleen::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   runners["chat"] = baleen::cli::add_chat(app);
   runners["logits"] = baleen::cli::add_logits(app);
   runners["bench"] = baleen::cli::add_bench(app);
+  runners["gen-random"] = baleen::cli::add_gen_random(app);
 
   try {
     app.parse(argc, argv);

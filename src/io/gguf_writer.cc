@@ -166,7 +166,7 @@ GgufValue gguf_array(GgufType elem_type, std::vector<GgufValue> items) {
   return g;
 }
 
-void GgufWriter::set_value(const std::string& key, GgufValue v) {
+void GgufMetadataWriter::set_value(const std::string& key, GgufValue v) {
   for (auto& kv : kv_) {
     if (kv.first == key) {
       kv.second = std::move(v);
@@ -176,22 +176,22 @@ void GgufWriter::set_value(const std::string& key, GgufValue v) {
   kv_.emplace_back(key, std::move(v));
 }
 
-void GgufWriter::set_u8(const std::string& key, uint8_t v) { set_value(key, gguf_u8(v)); }
-void GgufWriter::set_i8(const std::string& key, int8_t v) { set_value(key, gguf_i8(v)); }
-void GgufWriter::set_u16(const std::string& key, uint16_t v) { set_value(key, gguf_u16(v)); }
-void GgufWriter::set_i16(const std::string& key, int16_t v) { set_value(key, gguf_i16(v)); }
-void GgufWriter::set_u32(const std::string& key, uint32_t v) { set_value(key, gguf_u32(v)); }
-void GgufWriter::set_i32(const std::string& key, int32_t v) { set_value(key, gguf_i32(v)); }
-void GgufWriter::set_u64(const std::string& key, uint64_t v) { set_value(key, gguf_u64(v)); }
-void GgufWriter::set_i64(const std::string& key, int64_t v) { set_value(key, gguf_i64(v)); }
-void GgufWriter::set_f32(const std::string& key, float v) { set_value(key, gguf_f32(v)); }
-void GgufWriter::set_f64(const std::string& key, double v) { set_value(key, gguf_f64(v)); }
-void GgufWriter::set_bool(const std::string& key, bool v) { set_value(key, gguf_bool(v)); }
-void GgufWriter::set_string(const std::string& key, std::string v) { set_value(key, gguf_string(std::move(v))); }
-void GgufWriter::set_array(const std::string& key, GgufArray v) {
+void GgufMetadataWriter::set_u8(const std::string& key, uint8_t v) { set_value(key, gguf_u8(v)); }
+void GgufMetadataWriter::set_i8(const std::string& key, int8_t v) { set_value(key, gguf_i8(v)); }
+void GgufMetadataWriter::set_u16(const std::string& key, uint16_t v) { set_value(key, gguf_u16(v)); }
+void GgufMetadataWriter::set_i16(const std::string& key, int16_t v) { set_value(key, gguf_i16(v)); }
+void GgufMetadataWriter::set_u32(const std::string& key, uint32_t v) { set_value(key, gguf_u32(v)); }
+void GgufMetadataWriter::set_i32(const std::string& key, int32_t v) { set_value(key, gguf_i32(v)); }
+void GgufMetadataWriter::set_u64(const std::string& key, uint64_t v) { set_value(key, gguf_u64(v)); }
+void GgufMetadataWriter::set_i64(const std::string& key, int64_t v) { set_value(key, gguf_i64(v)); }
+void GgufMetadataWriter::set_f32(const std::string& key, float v) { set_value(key, gguf_f32(v)); }
+void GgufMetadataWriter::set_f64(const std::string& key, double v) { set_value(key, gguf_f64(v)); }
+void GgufMetadataWriter::set_bool(const std::string& key, bool v) { set_value(key, gguf_bool(v)); }
+void GgufMetadataWriter::set_string(const std::string& key, std::string v) { set_value(key, gguf_string(std::move(v))); }
+void GgufMetadataWriter::set_array(const std::string& key, GgufArray v) {
   set_value(key, gguf_array(v.elem_type, std::move(v.items)));
 }
-void GgufWriter::set_string_array(const std::string& key, const std::vector<std::string>& v) {
+void GgufMetadataWriter::set_string_array(const std::string& key, const std::vector<std::string>& v) {
   std::vector<GgufValue> items;
   items.reserve(v.size());
   for (const std::string& s : v) items.push_back(gguf_string(s));
@@ -203,14 +203,10 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
   return add_tensor(name, type, std::move(ne), bytes.data(), bytes.size());
 }
 
-Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data,
-                              uint64_t n_bytes) {
+Result<uint64_t> gguf_tensor_bytes(const std::string& name, GgmlType type, const std::vector<uint64_t>& ne) {
   if (name.size() > kMaxTensorNameLength) {
     return make_error(ErrorCode::kInvalidArgument, "tensor name '%s' is longer than %llu bytes", name.c_str(),
                       static_cast<unsigned long long>(kMaxTensorNameLength));
-  }
-  for (const Tensor& t : tensors_) {
-    if (t.name == name) return make_error(ErrorCode::kInvalidArgument, "duplicate tensor name '%s'", name.c_str());
   }
   if (ne.size() > kMaxDims) {
     return make_error(ErrorCode::kInvalidArgument, "tensor '%s': %zu dims (at most %u)", name.c_str(), ne.size(),
@@ -229,51 +225,74 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
                       "tensor '%s': ne[0] = %llu is not a multiple of the %s block size %u", name.c_str(),
                       static_cast<unsigned long long>(ne0), std::string(info.name).c_str(), info.block_size);
   }
-  uint64_t expect = n_elements / info.block_size * info.type_size;
-  if (expect != n_bytes) {
-    return make_error(ErrorCode::kInvalidArgument, "tensor '%s': %llu bytes given, its shape and type need %llu",
-                      name.c_str(), static_cast<unsigned long long>(n_bytes), static_cast<unsigned long long>(expect));
-  }
-  tensors_.push_back(Tensor{name, type, std::move(ne), std::string(static_cast<const char*>(data), n_bytes)});
-  return ok_status();
+  return n_elements / info.block_size * info.type_size;
 }
 
-Result<std::string> GgufWriter::serialize() const {
-  uint64_t alignment = kDefaultAlignment;
-  for (const auto& kv : kv_) {
-    if (kv.first != "general.alignment") continue;
-    if (kv.second.type != GgufType::kUint32 || kv.second.u == 0 || (kv.second.u & (kv.second.u - 1)) != 0) {
+Result<GgufLayout> gguf_layout(const std::vector<std::pair<std::string, GgufValue>>& kv,
+                               const std::vector<GgufTensorDecl>& tensors) {
+  GgufLayout lay;
+  lay.alignment = kDefaultAlignment;
+  for (const auto& [key, value] : kv) {
+    if (key != "general.alignment") continue;
+    if (value.type != GgufType::kUint32 || value.u == 0 || (value.u & (value.u - 1)) != 0) {
       return make_error(ErrorCode::kInvalidArgument, "general.alignment must be a u32 nonzero power of two");
     }
-    alignment = kv.second.u;
+    lay.alignment = value.u;
   }
-  std::string out;
+  std::string& out = lay.header;
   out.append("GGUF", 4);
   put<uint32_t>(out, 3);
-  put<uint64_t>(out, tensors_.size());
-  put<uint64_t>(out, kv_.size());
-  for (const auto& [key, value] : kv_) {
+  put<uint64_t>(out, tensors.size());
+  put<uint64_t>(out, kv.size());
+  for (const auto& [key, value] : kv) {
     put_string(out, key);
     put<uint32_t>(out, static_cast<uint32_t>(value.type));
     BALEEN_TRY(put_value(out, value, key));
   }
   uint64_t offset = 0;
-  std::vector<uint64_t> offsets;
-  for (const Tensor& t : tensors_) {
+  for (const GgufTensorDecl& t : tensors) {
     put_string(out, t.name);
     put<uint32_t>(out, static_cast<uint32_t>(t.ne.size()));
     for (uint64_t d : t.ne) put<uint64_t>(out, d);
     put<uint32_t>(out, static_cast<uint32_t>(t.type));
     put<uint64_t>(out, offset);
-    offsets.push_back(offset);
-    BALEEN_ASSERT(checked_align_up(offset + t.bytes.size(), alignment, &offset), "tensor offsets overflow");
+    lay.offsets.push_back(offset);
+    lay.data_size = offset + t.n_bytes;
+    if (!checked_align_up(lay.data_size, lay.alignment, &offset)) {
+      return make_error(ErrorCode::kInvalidArgument, "tensor offsets overflow");
+    }
   }
   uint64_t data_start = 0;
-  BALEEN_ASSERT(checked_align_up(out.size(), alignment, &data_start), "data offset overflows");
+  if (!checked_align_up(out.size(), lay.alignment, &data_start)) {
+    return make_error(ErrorCode::kInvalidArgument, "data offset overflows");
+  }
   out.resize(data_start, '\0');
-  for (size_t k = 0; k < tensors_.size(); ++k) {
-    out.resize(data_start + offsets[k], '\0');
-    out.append(tensors_[k].bytes);
+  return lay;
+}
+
+Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data,
+                              uint64_t n_bytes) {
+  for (const GgufTensorDecl& t : decls_) {
+    if (t.name == name) return make_error(ErrorCode::kInvalidArgument, "duplicate tensor name '%s'", name.c_str());
+  }
+  BALEEN_ASSIGN_OR_RETURN(uint64_t expect, gguf_tensor_bytes(name, type, ne));
+  if (expect != n_bytes) {
+    return make_error(ErrorCode::kInvalidArgument, "tensor '%s': %llu bytes given, its shape and type need %llu",
+                      name.c_str(), static_cast<unsigned long long>(n_bytes), static_cast<unsigned long long>(expect));
+  }
+  decls_.push_back(GgufTensorDecl{name, type, std::move(ne), n_bytes});
+  bytes_.emplace_back(static_cast<const char*>(data), n_bytes);
+  return ok_status();
+}
+
+Result<std::string> GgufWriter::serialize() const {
+  BALEEN_ASSIGN_OR_RETURN(GgufLayout lay, gguf_layout(kv_, decls_));
+  std::string out = std::move(lay.header);
+  const uint64_t data_start = out.size();
+  out.reserve(data_start + lay.data_size);
+  for (size_t k = 0; k < decls_.size(); ++k) {
+    out.resize(data_start + lay.offsets[k], '\0');
+    out.append(bytes_[k]);
   }
   return out;
 }

@@ -15,7 +15,36 @@
 
 namespace baleen {
 
-class GgufWriter {
+// Metadata half of a GGUF writer, shared by GgufWriter (whole file in memory) and
+// GgufStreamWriter (io/gguf_stream_writer.h, tensor data streamed to disk).
+// One tensor as the GGUF header describes it (the data's byte count included).
+struct GgufTensorDecl {
+  std::string name;
+  GgmlType type = GgmlType::kF32;
+  std::vector<uint64_t> ne;
+  uint64_t n_bytes = 0;
+};
+
+// Checks a tensor declaration (name length, at most 4 dims, ne[0] a multiple of the type's block
+// size, element count overflow) and returns the byte count its data must have.
+// Errors: kInvalidArgument naming the tensor.
+Result<uint64_t> gguf_tensor_bytes(const std::string& name, GgmlType type, const std::vector<uint64_t>& ne);
+
+// The serialised file up to the data section: header, metadata, tensor infos, zero padding to
+// the alignment. offsets[k]: tensor k's offset in the data section (each aligned; no padding after
+// the last tensor); data_size: the data section's length. Shared by both writers so they produce
+// identical bytes. Errors: kInvalidArgument for a malformed value or general.alignment.
+struct GgufLayout {
+  std::string header;
+  std::vector<uint64_t> offsets;
+  uint64_t alignment = 32;
+  uint64_t data_size = 0;
+  uint64_t file_size() const { return header.size() + data_size; }
+};
+Result<GgufLayout> gguf_layout(const std::vector<std::pair<std::string, GgufValue>>& kv,
+                               const std::vector<GgufTensorDecl>& tensors);
+
+class GgufMetadataWriter {
  public:
   // Metadata setters. Setting an existing key replaces its value in place (file order is the
   // order of first insertion).
@@ -38,6 +67,14 @@ class GgufWriter {
   // Writes `general.alignment` (u32); tensor data is padded to it. Default alignment: 32.
   void set_alignment(uint32_t alignment) { set_u32("general.alignment", alignment); }
 
+  size_t n_metadata() const { return kv_.size(); }
+
+ protected:
+  std::vector<std::pair<std::string, GgufValue>> kv_;
+};
+
+class GgufWriter : public GgufMetadataWriter {
+ public:
   // Adds a tensor: ne in ggml order (ne[0] contiguous), `bytes` exactly
   // ne[0]/block_size*type_size*ne[1]*... long. Errors (kInvalidArgument): duplicate or over-long
   // name, more than 4 dims, ne[0] not a multiple of the block size, byte count mismatch.
@@ -50,18 +87,11 @@ class GgufWriter {
   Result<std::string> serialize() const;
   Status write(const std::string& path) const;
 
-  size_t n_metadata() const { return kv_.size(); }
-  size_t n_tensors() const { return tensors_.size(); }
+  size_t n_tensors() const { return decls_.size(); }
 
  private:
-  struct Tensor {
-    std::string name;
-    GgmlType type;
-    std::vector<uint64_t> ne;
-    std::string bytes;
-  };
-  std::vector<std::pair<std::string, GgufValue>> kv_;
-  std::vector<Tensor> tensors_;
+  std::vector<GgufTensorDecl> decls_;  // name, type, shape, byte count
+  std::vector<std::string> bytes_;   // data of decls_[k]
 };
 
 // Value constructors, convenient for building arrays: gguf_u32(7), gguf_string("a"), ...

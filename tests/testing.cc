@@ -1,5 +1,7 @@
 #include "testing.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,7 +21,13 @@ bool have_conformance() { return std::filesystem::is_directory(conformance_dir()
 std::string conformance_path(const std::string& rel) { return conformance_dir() + "/" + rel; }
 
 std::string scratch_dir(const std::string& name) {
-  std::filesystem::path p = std::filesystem::path(BALEEN_BINARY_DIR) / "test-scratch" / name;
+  // ctest runs tests in parallel (one process per test): qualify the directory with the running
+  // test's name so two tests sharing a helper never remove each other's files.
+  std::string unique = name;
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info(); info != nullptr) {
+    unique += std::string("__") + info->test_suite_name() + "." + info->name();
+  }
+  std::filesystem::path p = std::filesystem::path(BALEEN_BINARY_DIR) / "test-scratch" / unique;
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();

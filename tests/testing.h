@@ -27,7 +27,7 @@ std::string conformance_dir();
 bool have_conformance();
 // conformance_dir() + "/" + rel.
 std::string conformance_path(const std::string& rel);
-// A fresh empty directory under the build tree for this test's files.
+// A fresh empty directory under the build tree for this test's files (unique per running test).
 std::string scratch_dir(const std::string& name);
 // Prints "CONFORMANCE: <what> <passed>/<total> passed" on stdout (scripts/test.sh collects these).
 void report_conformance(const std::string& what, int passed, int total);

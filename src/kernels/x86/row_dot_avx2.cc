@@ -48,6 +48,12 @@ inline V vcvt_i8(__m128i q, int p) {
 inline V vcvt_u8(__m128i q, int p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(p == 0 ? q : _mm_unpackhi_epi64(q, q)));
 }
+// 4-bit codes by arithmetic (an 8-lane permute would need two lookups and a blend).
+struct Nib {
+  V d, mn;
+};
+inline Nib nib_make(float d, float mn) { return {vset1(d), vset1(mn)}; }
+inline V nib_decode(const Nib& n, __m128i q, int p) { return vsub(vmul(n.d, vcvt_u8(q, p)), n.mn); }
 
 #include "kernels/x86/row_dot_body.inc"
 

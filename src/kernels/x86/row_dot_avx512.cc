@@ -50,6 +50,17 @@ inline V vload_e4m3(const uint8_t* p) {
 }
 inline V vcvt_i8(__m128i q, int) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)); }
 inline V vcvt_u8(__m128i q, int) { return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q)); }
+// 4-bit codes from a table: the 16 possible weights d * float(q) - mn (q = 0..15, computed with
+// the reference's operations) fill one register; a 16-lane permute indexed by the codes picks them,
+// replacing convert + multiply + subtract per vector.
+struct Nib {
+  V table;
+};
+inline Nib nib_make(float d, float mn) {
+  const V codes = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  return {vsub(vmul(vset1(d), codes), vset1(mn))};
+}
+inline V nib_decode(const Nib& n, __m128i q, int) { return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(q), n.table); }
 
 #include "kernels/x86/row_dot_body.inc"
 

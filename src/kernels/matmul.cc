@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "core/cpu_features.h"
+#include "kernels/x86/row_dot.h"
+
 namespace baleen {
 namespace {
 
@@ -24,8 +27,16 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
             int64_t y_stride) {
   if (x_stride == 0) x_stride = w.cols;
   if (y_stride == 0) y_stride = w.rows;
-  // Each weight row is dequantized once into a per-thread buffer and used for all m inputs.
   const int64_t min_rows = m >= 8 ? 4 : 16;
+  // Fast path: a SIMD kernel for this format at the current dispatch level reads each row's blocks
+  // directly (decoded in registers, never written out).
+  if (const RowDotFn row_dot = find_row_dot(w, dispatch_level()); row_dot != nullptr) {
+    pool.parallel_for(w.rows, min_rows, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t r = r0; r < r1; ++r) row_dot(w, r, x, x_stride, m, y + r, y_stride);
+    });
+    return;
+  }
+  // Each weight row is dequantized once into a per-thread buffer and used for all m inputs.
   pool.parallel_for(w.rows, min_rows, [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> row;
     if (static_cast<int64_t>(row.size()) < w.cols) row.resize(static_cast<size_t>(w.cols));

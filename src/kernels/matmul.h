@@ -1,6 +1,8 @@
 // Matrix products of F32 activations with weights in any stored format (tensor/weight.h):
 // y[m, rows] = x[m, cols] . W^T, F32 accumulation. `matmul` is the multithreaded path the model
-// uses (weights are read from their blocks a row at a time, never expanded to a full copy);
+// uses (weights are read from their blocks a row at a time, never expanded to a full copy): it runs
+// the SIMD row-dot kernel for the weight's format at the current dispatch level (kernels/x86/,
+// core/cpu_features.h) and otherwise dequantizes each row to F32 and dots it.
 // `matmul_ref` is the scalar reference (double accumulators) the tests compare against.
 #pragma once
 

@@ -1,0 +1,47 @@
+// x86 CPU feature detection (CPUID + XGETBV: the CPU has the instructions *and* the OS saves the
+// registers) and the SIMD dispatch level chosen from it. The level is picked once, on first use,
+// as the best the CPU supports, lowered by env BALEEN_DISPATCH=scalar|avx2|avx512 if set; tests and
+// benchmarks may change it with set_dispatch_level (always clamped to what the CPU supports, so ISA
+// code never runs on a CPU without it). Users: kernels/matmul.cc, kernel tests, benchmarks.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace baleen {
+
+struct CpuFeatures {
+  bool avx = false;  // AVX and OS support for YMM state
+  bool avx2 = false;
+  bool fma = false;
+  bool f16c = false;
+  bool avx512f = false;  // AVX-512 foundation and OS support for ZMM/opmask state
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512vnni = false;
+  bool avx512bf16 = false;
+};
+
+// What this CPU and OS support (detected once; thread-safe).
+const CpuFeatures& cpu_features();
+
+// Ordered: a higher level needs everything a lower one does.
+//   kAvx2:   AVX2 + FMA + F16C
+//   kAvx512: kAvx2 + AVX-512 F/BW/VL/VNNI/BF16 (the flags the *_avx512.cc files are built with)
+enum class DispatchLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+const char* dispatch_level_name(DispatchLevel level);
+// "scalar" / "avx2" / "avx512" -> level; anything else -> nullopt.
+std::optional<DispatchLevel> parse_dispatch_level(std::string_view name);
+
+// The best level `f` allows, and `requested` lowered to it. Pure: testable with made-up features.
+DispatchLevel max_dispatch_level(const CpuFeatures& f);
+DispatchLevel clamp_dispatch_level(DispatchLevel requested, const CpuFeatures& f);
+
+// The level kernels use now. Thread-safe (atomic); the first call reads BALEEN_DISPATCH.
+DispatchLevel dispatch_level();
+// Sets the level (clamped to cpu_features()) and returns the level actually set. For tests and
+// benchmarks; do not call while kernels run on other threads if you need a consistent level.
+DispatchLevel set_dispatch_level(DispatchLevel requested);
+
+}  // namespace baleen

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "core/mapped_file.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -37,6 +42,35 @@ void report_conformance(const std::string& what, int passed, int total) {
   std::printf("CONFORMANCE: %s %d/%d passed\n", what.c_str(), passed, total);
   std::fflush(stdout);
 }
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += (ch == '\'') ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+}  // namespace
+
+RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch, const std::string& stdin_text) {
+  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  const std::string in_path = scratch + "/stdin.txt";
+  const std::string err_path = scratch + "/stderr.txt";
+  RunResult r;
+  if (!write_file(in_path, stdin_text).ok()) return r;
+  cmd += " <" + shell_quote(in_path) + " 2>" + shell_quote(err_path);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (auto e = read_file(err_path); e.ok()) r.err = std::move(*e);
+  return r;
+}
+
+size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 bool read_reference_logits(const std::string& path, ReferenceLogits* out, std::string* error) {
   std::ifstream in(path, std::ios::binary);

@@ -18,6 +18,19 @@ struct ReferenceLogits {
   std::string source;
   const float* row(int64_t i) const { return data.data() + i * n_vocab; }
 };
+// Result of running the built `baleen` binary.
+struct RunResult {
+  int status = -1;  // exit status; -1 when it did not exit normally
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs BALEEN_BINARY_DIR/baleen with `args` (shell-quoted), stdin fed from a file holding
+// `stdin_text` (no terminal on either side); stdin/stderr files live in `scratch`.
+RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch,
+                     const std::string& stdin_text = "");
+// Number of '\n' in s.
+size_t count_lines(const std::string& s);
+
 // Reads a .logits file; on failure returns false and sets *error.
 bool read_reference_logits(const std::string& path, ReferenceLogits* out, std::string* error);
 

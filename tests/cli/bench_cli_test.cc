@@ -4,8 +4,6 @@
 // non-zero exit status. Speeds are never asserted beyond being positive.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,38 +19,9 @@
 namespace baleen {
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs build/baleen with `args`, stdin from /dev/null.
-RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch) {
-  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  const std::string err_path = scratch + "/stderr.txt";
-  cmd += " </dev/null 2>" + shell_quote(err_path);
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  auto e = read_file(err_path);
-  if (e.ok()) r.err = *e;
-  return r;
-}
-
-size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+using testing::count_lines;
+using testing::run_baleen;
+using testing::RunResult;
 
 std::string micro_model() { return testing::conformance_path("models/micro/ds3-micro/ds3-micro-q4_k_m.gguf"); }
 

@@ -3,8 +3,6 @@
 // and malformed inputs giving one error line and a non-zero exit status.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -19,41 +17,9 @@
 namespace baleen {
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch) {
-  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  std::string err_path = scratch + "/stderr.txt";
-  cmd += " 2>" + shell_quote(err_path);
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  auto e = read_file(err_path);
-  if (e.ok()) r.err = *e;
-  return r;
-}
-
-size_t count_lines(const std::string& s) {
-  size_t n = 0;
-  for (char c : s) n += (c == '\n');
-  return n;
-}
+using testing::count_lines;
+using testing::run_baleen;
+using testing::RunResult;
 
 TEST(Cli, TokenizeJsonMatchesHuggingFace) {
   BALEEN_REQUIRE_CONFORMANCE();

@@ -4,8 +4,6 @@
 // loads and evaluates (`baleen logits`: finite output of the right size).
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,34 +20,9 @@
 namespace baleen {
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch) {
-  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  const std::string err_path = scratch + "/stderr.txt";
-  cmd += " 2>" + shell_quote(err_path);
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  if (auto e = read_file(err_path); e.ok()) r.err = *e;
-  return r;
-}
+using testing::count_lines;
+using testing::run_baleen;
+using testing::RunResult;
 
 // "key: value" line of the dry-run summary.
 std::string summary_value(const std::string& out, const std::string& key) {
@@ -245,8 +218,7 @@ TEST(GenRandom, VocabFromCopiesTokenizer) {
   BALEEN_REQUIRE_CONFORMANCE();
   const std::string scratch = testing::scratch_dir("gen_random_vocab");
   const std::string vocab = testing::conformance_path("tokenizers/llamacpp-vocab/ggml-vocab-deepseek-llm.gguf");
-  RunResult r = run_baleen({"gen-random", "--shape", "deepseek-v2-lite", "--vocab-from", vocab, "--dry-run"},
-                           scratch);
+  RunResult r = run_baleen({"gen-random", "--shape", "deepseek-v2-lite", "--vocab-from", vocab, "--dry-run"}, scratch);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("vocab 102400"), std::string::npos) << r.out.substr(0, 300);
 }

@@ -4,8 +4,6 @@
 // template handling), and bad inputs giving one error line and a non-zero exit status.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -22,45 +20,13 @@
 namespace baleen {
 namespace {
 
+using testing::count_lines;
+using testing::run_baleen;
+using testing::RunResult;
+
 // The fixed input of the conformance README, section 2.
 const std::vector<int> kFixedIds = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
                                     421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419};
-
-struct RunResult {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs build/baleen with `args`; `stdin_text` is fed through a file (no terminal on either side).
-RunResult run_baleen(const std::vector<std::string>& args, const std::string& scratch,
-                     const std::string& stdin_text = "") {
-  std::string cmd = shell_quote(std::string(BALEEN_BINARY_DIR) + "/baleen");
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  std::string in_path = scratch + "/stdin.txt";
-  std::string err_path = scratch + "/stderr.txt";
-  if (!write_file(in_path, stdin_text).ok()) return {};
-  cmd += " <" + shell_quote(in_path) + " 2>" + shell_quote(err_path);
-  RunResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  auto e = read_file(err_path);
-  if (e.ok()) r.err = *e;
-  return r;
-}
-
-size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 std::string ids_arg(const std::vector<int>& ids) {
   std::string s;

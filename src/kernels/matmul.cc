@@ -3,25 +3,10 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "kernels/ref/ops.h"
 #include "kernels/x86/row_dot.h"
 
 namespace baleen {
-namespace {
-
-// Dot product with 8 independent partial sums so the compiler can vectorise it without
-// reassociating a single accumulator.
-inline float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  }
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-}  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool, int64_t x_stride,
             int64_t y_stride) {
@@ -42,7 +27,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
     if (static_cast<int64_t>(row.size()) < w.cols) row.resize(static_cast<size_t>(w.cols));
     for (int64_t r = r0; r < r1; ++r) {
       weight_row_to_f32(w, r, row.data());
-      for (int64_t i = 0; i < m; ++i) y[i * y_stride + r] = dot(row.data(), x + i * x_stride, w.cols);
+      for (int64_t i = 0; i < m; ++i) y[i * y_stride + r] = dot_f32(row.data(), x + i * x_stride, w.cols);
     }
   });
 }

@@ -35,17 +35,6 @@ struct Scratch {
   std::vector<float> mtp_in;  // [n_tokens, 2 * hidden_size]
 };
 
-inline float dot_f32(const float* a, const float* b, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  }
-  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 // out[t] = rms_norm(x[t]) * w for n rows of `dim`; out may alias x.
 void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out);
 

@@ -8,6 +8,19 @@
 
 namespace baleen {
 
+// Float dot product with 8 independent partial sums, so the compiler can vectorise it without
+// reassociating one accumulator. Used by matmul's dequantize-row path and by attention.
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]; out may alias x.
 void rms_norm_ref(const float* x, const float* weight, int64_t n, float eps, float* out);
 // In-place softmax over n values.

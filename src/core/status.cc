@@ -22,6 +22,8 @@ const char* error_code_name(ErrorCode code) {
       return "out of range";
     case ErrorCode::kInternal:
       return "internal error";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "error";
 }

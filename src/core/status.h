@@ -20,6 +20,7 @@ enum class ErrorCode {
   kIo,               // the operating system refused (open, mmap, read, write)
   kOutOfRange,       // a value exceeds a limit (context length, vocab size)
   kInternal,         // an invariant Baleen relies on did not hold
+  kUnavailable,      // temporarily refused (queue full, still loading): retry later
 };
 
 const char* error_code_name(ErrorCode code);

@@ -108,8 +108,8 @@ struct Shape {
 int main(int argc, char** argv) {
   using namespace baleen;
   static std::vector<std::unique_ptr<BenchWeight>> weights;
-  std::vector<Shape> shapes = {{"q", 3072, 2048},          {"kv_a", 576, 2048},          {"kv_b", 4096, 512},
-                               {"expert_up", 1408, 2048},  {"expert_down", 2048, 1408},  {"dense_up", 10944, 2048},
+  std::vector<Shape> shapes = {{"q", 3072, 2048},          {"kv_a", 576, 2048},         {"kv_b", 4096, 512},
+                               {"expert_up", 1408, 2048},  {"expert_down", 2048, 1408}, {"dense_up", 10944, 2048},
                                {"dense_down", 2048, 10944}};
   if (const char* o = std::getenv("BALEEN_BENCH_OUTPUT"); o != nullptr && std::strcmp(o, "1") == 0)
     shapes.push_back({"output", 102400, 2048});
@@ -132,8 +132,7 @@ int main(int argc, char** argv) {
       if (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) {
         for (int64_t m : {8, 16, 24, 32, 48, 64, 128}) {
           for (Path p : paths) {
-            const std::string name =
-                std::string("gemm_m/q4_K/expert_up/") + path_name(p) + "/m=" + std::to_string(m);
+            const std::string name = std::string("gemm_m/q4_K/expert_up/") + path_name(p) + "/m=" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, m)
                 ->Unit(benchmark::kMillisecond)
                 ->UseRealTime()

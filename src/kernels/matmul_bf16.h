@@ -14,9 +14,11 @@
 
 namespace baleen {
 
-// Below this many activation rows the per-row SIMD kernels (exact F32 products) are used. Measured
-// with bench/gemm_bench (the BF16 GEMM overtakes the row-dot kernels between m = 16 and 32); 32 also
-// keeps products of up to 31 rows exact.
+// Below this many activation rows the per-row SIMD kernels (exact F32 products) are used. On the
+// AVX-512 BF16 host measured with bench/gemm_bench (gemm_m/ sweep, Q4_K 1408x2048) the GEMM is
+// already ahead at m = 8 (1.3x) and 3.5x at m = 16; 32 is kept so products of up to 31 rows stay
+// exact F32 (decode, short prompts, and the m = 17 cases of the exact matmul tests). Lowering it to
+// 8 or 16 speeds up MoE experts with few routed tokens.
 constexpr int64_t kMatmulBf16MinM = 32;
 
 // True when dispatch_level() is kAvx512 (AVX-512 BF16; AMX is a further option inside) and the

@@ -9,6 +9,10 @@
 #include <cpuid.h>
 #define BALEEN_X86 1
 #endif
+#if defined(BALEEN_X86) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace baleen {
 namespace {
@@ -21,6 +25,19 @@ uint64_t read_xcr0() {
   return (static_cast<uint64_t>(edx) << 32) | eax;
 }
 
+// Linux (5.16+) hands out the 8 KiB tile data state only on request, once per process; without it
+// the first tile instruction faults. ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18
+// (arch/x86/include/uapi/asm/prctl.h, the kernel's Documentation/arch/x86/xstate.rst).
+bool request_tile_permission() {
+#ifdef __linux__
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
 CpuFeatures detect() {
   CpuFeatures f;
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
@@ -31,8 +48,8 @@ CpuFeatures detect() {
   const bool fma = (ecx >> 12) & 1;
   const bool f16c = (ecx >> 29) & 1;
   const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;      // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;    // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   f.avx = avx_cpu && os_ymm;
   f.fma = f.avx && fma;
   f.f16c = f.avx && f16c;
@@ -44,9 +61,18 @@ CpuFeatures detect() {
   f.avx512bw = f.avx512f && ((ebx >> 30) & 1);
   f.avx512vl = f.avx512f && ((ebx >> 31) & 1);
   f.avx512vnni = f.avx512f && ((ecx >> 11) & 1);
+  const bool amx_cpu = (edx >> 24) & 1;
+  const bool amx_bf16_cpu = (edx >> 22) & 1;
+  const bool amx_int8_cpu = (edx >> 25) & 1;
   if (max_sub7 >= 1) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx512bf16 = f.avx512f && ((eax >> 5) & 1);
+  }
+  const bool os_tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) + XTILEDATA (18)
+  if (amx_cpu && os_tiles && f.avx512f && request_tile_permission()) {
+    f.amx_tile = true;
+    f.amx_bf16 = amx_bf16_cpu;
+    f.amx_int8 = amx_int8_cpu;
   }
   return f;
 }
@@ -54,21 +80,45 @@ CpuFeatures detect() {
 CpuFeatures detect() { return {}; }
 #endif
 
-DispatchLevel initial_level() {
-  DispatchLevel level = max_dispatch_level(cpu_features());
+// BALEEN_DISPATCH, read once: the level and whether the AMX switch starts on.
+struct InitialDispatch {
+  DispatchLevel level;
+  bool amx;
+};
+
+InitialDispatch initial_dispatch() {
+  InitialDispatch d{max_dispatch_level(cpu_features()), true};
   if (const char* env = std::getenv("BALEEN_DISPATCH"); env != nullptr && *env != '\0') {
-    if (auto parsed = parse_dispatch_level(env)) {
-      level = clamp_dispatch_level(*parsed, cpu_features());
+    if (std::string_view(env) == "amx") {
+      // Top level plus AMX: nothing to lower.
+    } else if (auto parsed = parse_dispatch_level(env)) {
+      d.level = clamp_dispatch_level(*parsed, cpu_features());
+      d.amx = false;
     } else {
-      std::fprintf(stderr, "baleen: ignoring BALEEN_DISPATCH=%s (expected scalar, avx2 or avx512)\n", env);
+      std::fprintf(stderr, "baleen: ignoring BALEEN_DISPATCH=%s (expected scalar, avx2, avx512 or amx)\n", env);
     }
   }
-  return level;
+  return d;
+}
+
+const InitialDispatch& initial() {
+  static const InitialDispatch d = initial_dispatch();
+  return d;
 }
 
 std::atomic<int>& level_slot() {
-  static std::atomic<int> slot{static_cast<int>(initial_level())};
+  static std::atomic<int> slot{static_cast<int>(initial().level)};
   return slot;
+}
+
+std::atomic<bool>& amx_slot() {
+  static std::atomic<bool> slot{initial().amx};
+  return slot;
+}
+
+bool amx_supported() {
+  const CpuFeatures& f = cpu_features();
+  return f.amx_tile && f.amx_bf16 && f.amx_int8;
 }
 
 }  // namespace
@@ -114,6 +164,15 @@ DispatchLevel set_dispatch_level(DispatchLevel requested) {
   const DispatchLevel level = clamp_dispatch_level(requested, cpu_features());
   level_slot().store(static_cast<int>(level), std::memory_order_relaxed);
   return level;
+}
+
+bool amx_available() {
+  return amx_supported() && amx_slot().load(std::memory_order_relaxed) && dispatch_level() == DispatchLevel::kAvx512;
+}
+
+bool set_amx_enabled(bool enabled) {
+  amx_slot().store(enabled, std::memory_order_relaxed);
+  return amx_available();
 }
 
 }  // namespace baleen

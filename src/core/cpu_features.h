@@ -3,6 +3,12 @@
 // as the best the CPU supports, lowered by env BALEEN_DISPATCH=scalar|avx2|avx512 if set; tests and
 // benchmarks may change it with set_dispatch_level (always clamped to what the CPU supports, so ISA
 // code never runs on a CPU without it). Users: kernels/matmul.cc, kernel tests, benchmarks.
+//
+// AMX (Intel tile units: AMX-TILE + AMX-BF16 + AMX-INT8) is not a level of its own but a switch on
+// top of kAvx512: amx_available() is true when the CPU has it, the OS saves tile state (XCR0 bits
+// 17/18), Linux granted this process tile data (arch_prctl ARCH_REQ_XCOMP_PERM), the level is
+// kAvx512, and the switch is on. The switch starts on; BALEEN_DISPATCH=amx asks for it explicitly
+// (top level + AMX), any other BALEEN_DISPATCH value (scalar/avx2/avx512) turns it off.
 #pragma once
 
 #include <optional>
@@ -20,6 +26,9 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool amx_tile = false;  // CPUID.7.0:EDX bit 24, OS saves XTILECFG/XTILEDATA, and Linux granted
+  bool amx_bf16 = false;  // XTILEDATA to this process (arch_prctl); bits 22 (BF16) and 25 (INT8)
+  bool amx_int8 = false;
 };
 
 // What this CPU and OS support (detected once; thread-safe).
@@ -43,5 +52,11 @@ DispatchLevel dispatch_level();
 // Sets the level (clamped to cpu_features()) and returns the level actually set. For tests and
 // benchmarks; do not call while kernels run on other threads if you need a consistent level.
 DispatchLevel set_dispatch_level(DispatchLevel requested);
+
+// True when AMX tile code may run now (see the top of this file). Thread-safe.
+bool amx_available();
+// Turns the AMX switch on or off (on only takes effect where the CPU/OS support it) and returns
+// amx_available(). For tests and benchmarks, same caveat as set_dispatch_level.
+bool set_amx_enabled(bool enabled);
 
 }  // namespace baleen

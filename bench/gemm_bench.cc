@@ -1,0 +1,150 @@
+// Prefill matrix products at DeepSeek-V2-Lite shapes: m = 512 tokens times weights of hidden 2048
+// (q 2048->3072, kv_a 2048->576, kv_b 512->4096, expert FFN 2048->1408 and 1408->2048, dense FFN
+// 2048->10944 and 10944->2048; with BALEEN_BENCH_OUTPUT=1 also output 2048->102400) in Q4_K, Q6_K,
+// Q8_0 and BF16, reported as GFLOP/s (2 * rows * cols * m per product) for:
+//   rowdot  the per-row SIMD kernels at the top dispatch level (matmul with the BF16 GEMM off)
+//   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
+//   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
+// plus an m sweep (8..128) on the expert shape to place kMatmulBf16MinM. Whole-machine pool by
+// default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not
+// depend on the values).
+// Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_bf16.h"
+#include "kernels/ref/dequant.h"
+#include "kernels/ref/quantize.h"
+#include "tensor/dtype.h"
+#include "tensor/weight.h"
+
+namespace baleen {
+namespace {
+
+struct BenchWeight {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+
+std::unique_ptr<BenchWeight> make_weight(GgmlType type, int64_t rows, int64_t cols) {
+  auto b = std::make_unique<BenchWeight>();
+  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
+  b->bytes.resize(row_bytes * static_cast<uint64_t>(rows));
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> src(static_cast<size_t>(cols));
+  const int64_t distinct = rows < 64 ? rows : 64;
+  for (int64_t r = 0; r < distinct; ++r) {
+    for (float& v : src) v = uni(rng);
+    if (!quantize_row_ref(type, src.data(), b->bytes.data() + r * row_bytes, static_cast<uint64_t>(cols)).ok())
+      std::abort();
+  }
+  for (int64_t r = distinct; r < rows; ++r)
+    std::memcpy(b->bytes.data() + r * row_bytes, b->bytes.data() + (r % distinct) * row_bytes, row_bytes);
+  b->w.type = type;
+  b->w.rows = rows;
+  b->w.cols = cols;
+  b->w.data = b->bytes.data();
+  b->w.row_stride = row_bytes;
+  return b;
+}
+
+ThreadPool& pool() {
+  static ThreadPool p([] {
+    const char* t = std::getenv("BALEEN_BENCH_THREADS");
+    return t != nullptr ? std::atoi(t) : 0;
+  }());
+  return p;
+}
+
+enum class Path { kRowDot, kBf16, kAmx };
+const char* path_name(Path p) { return p == Path::kRowDot ? "rowdot" : p == Path::kBf16 ? "bf16" : "amx"; }
+
+void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64_t m) {
+  set_dispatch_level(max_dispatch_level(cpu_features()));
+  const bool gemm = set_matmul_bf16_enabled(path != Path::kRowDot);
+  const bool amx = set_amx_enabled(path == Path::kAmx);
+  if ((path != Path::kRowDot && !gemm) || (path == Path::kAmx && !amx)) {
+    state.SkipWithError("path not available on this CPU");
+    return;
+  }
+  const int64_t rows = bw->w.rows, cols = bw->w.cols;
+  std::vector<float> x(static_cast<size_t>(m * cols)), y(static_cast<size_t>(m * rows));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  for (float& v : x) v = uni(rng);
+  for (auto _ : state) {
+    if (path == Path::kRowDot) {
+      matmul(bw->w, x.data(), m, y.data(), pool());
+    } else {
+      matmul_bf16(bw->w, x.data(), m, y.data(), pool());
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * rows * cols * m * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(path_name(path)) + " threads=" + std::to_string(pool().size()));
+}
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+};
+
+}  // namespace
+}  // namespace baleen
+
+int main(int argc, char** argv) {
+  using namespace baleen;
+  static std::vector<std::unique_ptr<BenchWeight>> weights;
+  std::vector<Shape> shapes = {{"q", 3072, 2048},          {"kv_a", 576, 2048},         {"kv_b", 4096, 512},
+                               {"expert_up", 1408, 2048},  {"expert_down", 2048, 1408}, {"dense_up", 10944, 2048},
+                               {"dense_down", 2048, 10944}};
+  if (const char* o = std::getenv("BALEEN_BENCH_OUTPUT"); o != nullptr && std::strcmp(o, "1") == 0)
+    shapes.push_back({"output", 102400, 2048});
+  const Path paths[] = {Path::kRowDot, Path::kBf16, Path::kAmx};
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kBF16}) {
+    for (const Shape& s : shapes) {
+      // K-quant rows are whole 256-element blocks: 1408 / 10944 columns exist only in Q8_0/BF16
+      // (GGUF writers fall back to another type for such tensors).
+      if (s.cols % static_cast<int64_t>(ggml_type_info(type).block_size) != 0) continue;
+      weights.push_back(make_weight(type, s.rows, s.cols));
+      const BenchWeight* bw = weights.back().get();
+      for (Path p : paths) {
+        const std::string name = std::string("gemm/") + std::string(ggml_type_info(type).name) + "/" + s.name + "/" +
+                                 path_name(p) + "/m=512";
+        benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, int64_t{512})
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->MinTime(0.2);
+      }
+      if (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) {
+        for (int64_t m : {8, 16, 24, 32, 48, 64, 128}) {
+          for (Path p : paths) {
+            const std::string name = std::string("gemm_m/q4_K/expert_up/") + path_name(p) + "/m=" + std::to_string(m);
+            benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, m)
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime()
+                ->MinTime(0.2);
+          }
+        }
+      }
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -26,7 +26,7 @@ struct ModelConfig {
   ModelArch arch = ModelArch::kLlama;
   int64_t n_vocab = 0;
   int64_t hidden_size = 0;
-  int64_t n_layers = 0;  // main layers (MTP layers not counted)
+  int64_t n_layers = 0;           // main layers (MTP layers not counted)
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;         // llama/qwen2 (GQA); deepseek2: n_heads
   int64_t head_dim = 0;           // llama/qwen2
@@ -54,7 +54,7 @@ struct ModelConfig {
   int64_t moe_intermediate_size = 0;
   int64_t n_group = 1;
   int64_t topk_group = 1;
-  bool scoring_sigmoid = false;  // sigmoid (V3 noaux_tc) vs softmax (V2)
+  bool scoring_sigmoid = false;   // sigmoid (V3 noaux_tc) vs softmax (V2)
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
   int64_t n_mtp_layers = 0;  // MTP modules present in the loaded weights

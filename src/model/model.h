@@ -119,6 +119,19 @@ class Session {
   virtual int64_t n_ctx() const = 0;
   // Drops everything after the first n tokens (n <= n_past()).
   virtual void truncate(int64_t n) = 0;
+
+  // Per-position state of positions [pos0, pos0 + n) as opaque floats, token-major: every layer's
+  // KV row (MLA: [latent | k_pe]; GQA: K then V), plus the MTP layer's row and the final normed
+  // hidden state when the model has MTP; kv_floats_per_token() floats per position. Used by the
+  // prefix cache (engine/prefix_cache.h). The defaults (for sessions that cannot export: test
+  // fakes) report 0 floats and kUnsupported.
+  virtual int64_t kv_floats_per_token() const { return 0; }
+  // out: [n, kv_floats_per_token()]. Errors: kOutOfRange unless 0 <= pos0 <= pos0 + n <= n_past().
+  virtual Status export_kv(int64_t pos0, int64_t n, float* out) const;
+  // Appends n = tokens.size() positions at n_past() from `kv` (as produced by export_kv for the
+  // same model), with the tokens they belong to. Errors: kOutOfRange if it does not fit (nothing is
+  // appended), kInvalidArgument for an id outside the vocabulary.
+  virtual Status import_kv(std::span<const TokenId> tokens, const float* kv);
 };
 
 }  // namespace baleen

@@ -19,6 +19,10 @@ class SessionImpl final : public Session {
   int64_t n_past() const override { return n_past_; }
   int64_t n_ctx() const override { return n_ctx_; }
   void truncate(int64_t n) override;
+  // session_kv.cc
+  int64_t kv_floats_per_token() const override;
+  Status export_kv(int64_t pos0, int64_t n, float* out) const override;
+  Status import_kv(std::span<const TokenId> tokens, const float* kv) override;
 
  private:
   // Naive MLA for chunks of at least this many tokens under AttentionForm::kAuto.

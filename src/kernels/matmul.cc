@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "kernels/matmul_q8.h"
 #include "kernels/ref/ops.h"
 #include "kernels/x86/row_dot.h"
 
@@ -12,6 +13,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
             int64_t y_stride) {
   if (x_stride == 0) x_stride = w.cols;
   if (y_stride == 0) y_stride = w.rows;
+  // Small batches of quantized weights: 8-bit activations, integer block dots (matmul_q8.h).
+  if (matmul_q8_applies(w, m) && matmul_act_q8_enabled()) {
+    matmul_q8(w, x, m, y, pool, x_stride, y_stride);
+    return;
+  }
   const int64_t min_rows = m >= 8 ? 4 : 16;
   // Fast path: a SIMD kernel for this format at the current dispatch level reads each row's blocks
   // directly (decoded in registers, never written out).

@@ -36,6 +36,12 @@ namespace baleen {
 namespace {
 
 constexpr double kNmseMax = 1e-10;
+// These tests hold matmul's exact F32-activation path to 1e-10; the integer-activation path it
+// takes by default for small m on quantized weights is tested in matmul_q8_test.cc.
+const bool kExactF32Path = [] {
+  set_matmul_act_q8(false);
+  return true;
+}();
 constexpr float kSentinel = 12345.0f;
 
 std::vector<DispatchLevel> supported_levels() {

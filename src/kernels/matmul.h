@@ -30,7 +30,6 @@ bool matmul_act_q8_enabled();
 // do not flip it while matmuls run on other threads if you need consistent results.
 bool set_matmul_act_q8(bool on);
 
-void matmul_ref(const WeightMatrix& w, const float* x, int64_t m, float* y, int64_t x_stride = 0,
-                int64_t y_stride = 0);
+void matmul_ref(const WeightMatrix& w, const float* x, int64_t m, float* y, int64_t x_stride = 0, int64_t y_stride = 0);
 
 }  // namespace baleen

@@ -20,8 +20,8 @@ constexpr int64_t kActQ8MaxRows = 8;
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);
 
-// y = x . W^T through the integer path; the caller checked matmul_q8_applies. Same argument
-// conventions as matmul.
+// y = x . W^T through the integer path, for w with an integer path (matmul_q8_applies(w, 1)) and
+// any m >= 1 (benchmarks run it past kActQ8MaxRows). Strides in elements, not 0.
 void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool, int64_t x_stride,
                int64_t y_stride);
 

@@ -13,9 +13,9 @@
 //     block of 32 or 256 elements, an error uniform in [-d/2, d/2] (variance d^2 / 12) independent
 //     of the weights, so the expected NMSE of the outputs is
 //       P = sum_i sum_blocks n_block * d_block^2 / 12 / sum_i sum_k x[i, k]^2
-//     (weights uncorrelated with x). Bound: 3 * P (measured / P is 1.2..1.7 over these cases). For x uniform in [-1, 1) P = (1/127)^2 / 12 / (1/3) = 1.55e-5; the test also
-//     puts an outlier (9.0) in one row and an all-zero block in another, which raises P for short
-//     rows to ~6e-4. Measured values are printed as "NMSE q8 <type> ...".
+//     (weights uncorrelated with x). Bound: 3 * P (measured / P is 1.2..1.7 over these cases). For x uniform in [-1, 1)
+//     P = (1/127)^2 / 12 / (1/3) = 1.55e-5; the test also puts an outlier (9.0) in one row and an all-zero block in
+//     another, which raises P for short rows to ~6e-4. Measured values are printed as "NMSE q8 <type> ...".
 // Also: the BALEEN_ACT_Q8 switch (set_matmul_act_q8(false) gives the exact path back) and that
 // m > kActQ8MaxRows keeps the exact path.
 #include <gtest/gtest.h>
@@ -43,7 +43,7 @@
 namespace baleen {
 namespace {
 
-constexpr double kNmseIntMax = 1e-10;   // SIMD integer path vs scalar integer reference
+constexpr double kNmseIntMax = 1e-10;      // SIMD integer path vs scalar integer reference
 constexpr double kExactBoundFactor = 3.0;  // integer path vs exact F32 math: NMSE <= 3 P
 constexpr float kSentinel = 12345.0f;
 
@@ -215,10 +215,10 @@ TEST_F(Q8Test, AllTypesLevelsAndBatchSizes) {
           if (level == DispatchLevel::kScalar) {
             EXPECT_EQ(e_int, 0.0) << tname << " cols=" << cols << " m=" << m << ": scalar level is the reference";
           }
-          EXPECT_LE(e_int, kNmseIntMax) << tname << " cols=" << cols << " " << dispatch_level_name(level)
-                                        << " m=" << m << " vs matmul_q8_ref";
-          EXPECT_LE(e_exact, bound) << tname << " cols=" << cols << " " << dispatch_level_name(level)
-                                            << " m=" << m << " vs matmul_ref";
+          EXPECT_LE(e_int, kNmseIntMax) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+                                        << " vs matmul_q8_ref";
+          EXPECT_LE(e_exact, bound) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+                                    << " vs matmul_ref";
           std::printf("NMSE q8 %s %lldx%lld %s m=%lld: vs int ref %.2e, vs exact %.2e (predicted %.2e)\n", tname,
                       static_cast<long long>(w.rows), static_cast<long long>(w.cols), dispatch_level_name(level),
                       static_cast<long long>(m), e_int, e_exact, p);

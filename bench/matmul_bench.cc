@@ -1,5 +1,5 @@
 // Matrix-product micro-benchmark across SIMD dispatch levels (core/cpu_features.h): a 4096 x 4096
-// weight (rows x cols) in Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and BF16 times m = 1 (decode: reports GB/s
+// weight (rows x cols) in Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q5_0 and BF16 times m = 1 (decode: reports GB/s
 // of weight bytes read) and m = 64 (prefill-like: reports GFLOP/s, 2 * rows * cols * m per
 // product). Quantized types at m <= 8 run both matmul paths (kernels/matmul.h): "f32act" (exact
 // F32 activations, set_matmul_act_q8(false)) and "q8act" (8-bit activations, integer dots); at the

@@ -5,7 +5,7 @@
 // core/cpu_features.h) and otherwise dequantizes each row to F32 and dots it.
 // `matmul_ref` is the scalar reference (double accumulators) the tests compare against.
 //
-// Small batches of quantized weights (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K; 1 <= m <= kActQ8MaxRows = 8)
+// Small batches of quantized weights (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K; 1 <= m <= kActQ8MaxRows = 8)
 // take the integer-activation path (kernels/matmul_q8.h), as llama.cpp does: x is quantized to
 // 8 bits per block (scale amax/127), which changes results versus matmul_ref by the activation
 // rounding (NMSE ~1e-5, measured per type in tests/kernels/matmul_q8_test.cc). To force the exact

@@ -1,7 +1,7 @@
 // The integer-activation path of matmul (kernels/matmul.h) for batch-1 decode and small batches:
 // each activation row is quantized once per call to 8-bit blocks (kernels/ref/q8_act.h), then every
 // weight row is dotted block by block in integer arithmetic (kernels/x86/q8_dot.h at the current
-// dispatch level; the scalar reference at kScalar). Used by matmul for Q4_0, Q8_0, Q4_K, Q5_K and
+// dispatch level; the scalar reference at kScalar). Used by matmul for Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and
 // Q6_K weights when 1 <= m <= kActQ8MaxRows and matmul_act_q8_enabled() (see matmul.h).
 #pragma once
 

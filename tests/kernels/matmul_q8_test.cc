@@ -1,5 +1,5 @@
 // Integer-activation path of matmul (kernels/matmul_q8.h, kernels/x86/q8_dot.h,
-// kernels/ref/q8_act.h): for every dispatch level this CPU supports x Q4_0/Q8_0/Q4_K/Q5_K/Q6_K x
+// kernels/ref/q8_act.h): for every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
 // m in {1, 2, 3, 4, 5, 8} x several row lengths (odd row counts, strided x and y):
 //  1. the SIMD activation quantizer writes exactly the bytes of quantize_act_q8_ref;
 //  2. matmul (integer path) vs matmul_q8_ref (scalar integer reference): NMSE <= 1e-10. Both
@@ -110,8 +110,8 @@ double nmse(const std::vector<float>& a, const std::vector<float>& b, int64_t m,
 }
 
 const std::vector<GgmlType>& int_types() {
-  static const std::vector<GgmlType> t = {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                                          GgmlType::kQ6_K};
+  static const std::vector<GgmlType> t = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0,
+                                          GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
   return t;
 }
 

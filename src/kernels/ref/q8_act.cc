@@ -52,6 +52,23 @@ float dot_q4_0(const uint8_t* b, const ActQ8_32* a, int64_t nb) {
   return sum;
 }
 
+float dot_q5_0(const uint8_t* b, const ActQ8_32* a, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < nb; ++i, b += 22) {
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    int32_t s = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = (b[6 + j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
+      const int q1 = (b[6 + j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+      s += q0 * a[i].q[j] + q1 * a[i].q[j + 16];
+    }
+    s -= 16 * a[i].sum;
+    sum += load_f16(b) * a[i].d * static_cast<float>(s);
+  }
+  return sum;
+}
+
 // Q4_K and Q5_K (q5: the 5th bits at [16..48), qs at [48..176)).
 float dot_k45(const uint8_t* b, const ActQ8_256* a, int64_t nb, bool q5) {
   const int bytes = q5 ? 176 : 144;
@@ -107,6 +124,7 @@ float dot_q6_k(const uint8_t* b, const ActQ8_256* a, int64_t nb) {
 ActQ8Kind act_q8_kind(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:
+    case GgmlType::kQ5_0:
     case GgmlType::kQ8_0:
       return ActQ8Kind::kQ8_32;
     case GgmlType::kQ4_K:
@@ -127,7 +145,7 @@ int64_t act_q8_row_bytes(ActQ8Kind kind, int64_t cols) {
 }
 
 void quantize_act_q8_ref(ActQ8Kind kind, const float* x, int64_t cols, void* out) {
-  BALEEN_ASSERT(kind != ActQ8Kind::kNone && cols % act_q8_block_elems(kind) == 0);
+  BALEEN_ASSERT(kind != ActQ8Kind::kNone && cols % act_q8_block_elems(kind) == 0, "bad kind or cols");
   if (kind == ActQ8Kind::kQ8_32) {
     auto* a = static_cast<ActQ8_32*>(out);
     for (int64_t i = 0; i < cols / 32; ++i, x += 32) {
@@ -153,6 +171,8 @@ float dot_q8_ref(GgmlType type, const uint8_t* w_row, const void* act, int64_t c
       return dot_q8_0(w_row, a32, cols / 32);
     case GgmlType::kQ4_0:
       return dot_q4_0(w_row, a32, cols / 32);
+    case GgmlType::kQ5_0:
+      return dot_q5_0(w_row, a32, cols / 32);
     case GgmlType::kQ4_K:
       return dot_k45(w_row, a256, cols / 256, false);
     case GgmlType::kQ5_K:

@@ -4,7 +4,7 @@
 // weights on CPU (its q8_0 / q8_K activation formats, read as a format description; no code taken).
 //
 // Activation formats (one per weight block size; `act_q8_kind`):
-//   kQ8_32  (Q4_0, Q8_0 weights): per 32 elements ActQ8_32 {float d; int16 sum; int8 q[32]}.
+//   kQ8_32  (Q4_0, Q5_0, Q8_0): per 32 elements ActQ8_32 {float d; int16 sum; int8 q[32]}.
 //   kQ8_256 (Q4_K, Q5_K, Q6_K):   per 256 elements ActQ8_256 {float d; int16 sums per 16 and per
 //                                  32 elements; int8 q[256]}.
 // Quantization (both): d = amax / 127, q = nearbyint(x * (127 / amax)) (round half to even; q = 0
@@ -13,6 +13,7 @@
 // Integer block dots (w = the weight formula of kernels/ref/dequant.h, a = activation codes):
 //   Q8_0: sum_j wq_j a_j                                     * (dw * da)
 //   Q4_0: (sum_j q_j a_j - 8 * sum_j a_j)                    * (dw * da)
+//   Q5_0: (sum_j q_j a_j - 16 * sum_j a_j)                   * (dw * da)
 //   Q4_K / Q5_K: per 32-element sub-block s: scale sc_s, min mn_s;
 //         S = sum_s sc_s * sum_j q_j a_j,  M = sum_s mn_s * sum_j a_j;  da * d * S - da * dmin * M
 //   Q6_K: per 16-element sub-block s: int8 scale sc_s;

@@ -161,8 +161,8 @@ int main(int argc, char** argv) {
   static std::vector<std::unique_ptr<BenchWeight>> weights;
   const DispatchLevel best = max_dispatch_level(cpu_features());
   std::printf("DRAM read bandwidth (streaming sum, threads=%d): %.1f GB/s\n", pool().size(), read_bandwidth_gbs());
-  for (GgmlType type :
-       {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kBF16}) {
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kQ4_0,
+                        GgmlType::kQ5_0, GgmlType::kBF16}) {
     weights.push_back(make_weight(type));
     const BenchWeight* bw = weights.back().get();
     const bool quantized = type != GgmlType::kBF16;

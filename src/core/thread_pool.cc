@@ -1,21 +1,75 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-namespace baleen {
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
+namespace baleen {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// How long a worker (waiting for the next job) and the caller (waiting for the workers) spin before
+// blocking on a condition variable. A decoded token runs hundreds of small matrix products a few
+// microseconds apart; spinning across those gaps saves a futex wake-up per call and thread. After
+// kSpinPause of pause-spinning the spinner yields its CPU each round (std::this_thread::yield), so
+// a thread it waits for that shares the CPU (more threads than CPUs, or a busy machine) can run.
+constexpr auto kSpinPause = std::chrono::microseconds(20);
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Spins until pred() or kSpin elapsed; returns pred(). Without `spin` only checks once.
+template <typename Pred>
+bool spin_until(bool spin, Pred pred) {
+  if (pred() || !spin) return pred();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      cpu_relax();
+      if (pred()) return true;
+    }
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    if (waited > kSpin) return pred();
+    if (waited > kSpinPause) std::this_thread::yield();
+  }
+}
+
+}  // namespace
+
+// Fast path (no lock, no allocation): the caller publishes the job in plain fields, then bumps
+// `generation` (release); spinning workers see it (acquire), run their chunk and decrement
+// `pending`; the caller spins until pending == 0. Blocking fallback: a worker that spun in vain
+// registers in `sleepers` under `mu` and waits on start_cv; the caller, after bumping generation,
+// notifies only if sleepers > 0. Both sides use seq_cst on (generation, sleepers) and (pending,
+// caller_waiting), so either the waiter sees the new value before sleeping or the notifier sees the
+// waiter registered (and the notify happens under mu, after the waiter checked its predicate).
 struct ThreadPool::Impl {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable start_cv;
   std::condition_variable done_cv;
-  uint64_t generation = 0;
-  int pending = 0;
-  bool stop = false;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> pending{0};
+  std::atomic<int> sleepers{0};
+  std::atomic<bool> caller_waiting{false};
+  std::atomic<bool> stop{false};
+  bool spin = true;  // false when there are more threads than CPUs to run them (spinning would steal)
   // The current job: chunk k of n_chunks covers [k * n / n_chunks, (k + 1) * n / n_chunks).
   ChunkFn fn = nullptr;
   void* ctx = nullptr;
@@ -31,28 +85,69 @@ struct ThreadPool::Impl {
   void worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
-      {
+      auto ready = [&] { return stop.load() || generation.load() != seen; };
+      if (!spin_until(spin, ready)) {
         std::unique_lock<std::mutex> lock(mu);
-        start_cv.wait(lock, [&] { return stop || generation != seen; });
-        if (stop) return;
-        seen = generation;
+        sleepers.fetch_add(1);
+        start_cv.wait(lock, ready);
+        sleepers.fetch_sub(1);
       }
+      if (stop.load()) return;
+      seen = generation.load();
       if (index < n_chunks) run_chunk(index);
-      std::lock_guard<std::mutex> lock(mu);
-      if (--pending == 0) done_cv.notify_one();
+      if (pending.fetch_sub(1) == 1 && caller_waiting.load()) {
+        std::lock_guard<std::mutex> lock(mu);
+        done_cv.notify_one();
+      }
     }
   }
 };
 
+namespace {
+
+// Number of CPUs this process may run on (0 if unknown).
+int allowed_cpus() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+  return CPU_COUNT(&allowed);
+}
+
+// Pins worker i (1-based; the caller is thread 0 and stays unpinned) to the i-th CPU this process
+// may run on, when there are at least as many such CPUs as threads. Failures are ignored (pinning
+// is a performance hint). BALEEN_PIN_THREADS=0 turns it off.
+void pin_workers(std::vector<std::thread>& workers) {
+  if (const char* v = std::getenv("BALEEN_PIN_THREADS"); v != nullptr && std::strcmp(v, "0") == 0) return;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  const int n_threads = static_cast<int>(workers.size()) + 1;
+  if (CPU_COUNT(&allowed) < n_threads) return;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && static_cast<int>(cpus.size()) < n_threads; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  for (size_t i = 0; i < workers.size(); ++i) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[i + 1], &one);
+    pthread_setaffinity_np(workers[i].native_handle(), sizeof one, &one);
+  }
+}
+
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) : impl_(new Impl) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->spin = n_threads <= allowed_cpus();  // before the workers start reading it
   for (int i = 1; i < n_threads; ++i) impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
+  pin_workers(impl_->workers);
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stop = true;
+    impl_->stop.store(true);
   }
   impl_->start_cv.notify_all();
   for (auto& t : impl_->workers) t.join();
@@ -70,21 +165,27 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
     fn(ctx, 0, n, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->fn = fn;
-    impl_->ctx = ctx;
-    impl_->n = n;
-    impl_->n_chunks = n_chunks;
-    impl_->pending = static_cast<int>(impl_->workers.size());
-    ++impl_->generation;
+  Impl& s = *impl_;
+  s.fn = fn;
+  s.ctx = ctx;
+  s.n = n;
+  s.n_chunks = n_chunks;
+  s.pending.store(static_cast<int>(s.workers.size()));
+  s.generation.fetch_add(1);
+  if (s.sleepers.load() > 0) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.start_cv.notify_all();
   }
-  impl_->start_cv.notify_all();
-  impl_->run_chunk(0);
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->done_cv.wait(lock, [&] { return impl_->pending == 0; });
-  impl_->fn = nullptr;
-  impl_->ctx = nullptr;
+  s.run_chunk(0);
+  auto done = [&] { return s.pending.load() == 0; };
+  if (!spin_until(s.spin, done)) {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.caller_waiting.store(true);
+    s.done_cv.wait(lock, done);
+    s.caller_waiting.store(false);
+  }
+  s.fn = nullptr;
+  s.ctx = nullptr;
 }
 
 }  // namespace baleen

@@ -36,6 +36,12 @@ namespace baleen {
 namespace {
 
 constexpr double kNmseMax = 1e-10;
+// These tests hold matmul's exact F32-activation path to 1e-10; the integer-activation path it
+// takes by default for small m on quantized weights is tested in matmul_q8_test.cc.
+const bool kExactF32Path = [] {
+  set_matmul_act_q8(false);
+  return true;
+}();
 constexpr float kSentinel = 12345.0f;
 
 std::vector<DispatchLevel> supported_levels() {
@@ -212,8 +218,9 @@ TEST(CpuFeatures, MatchesCompilerDetection) {
   const bool avx512_ok = avx2_ok && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
                          __builtin_cpu_supports("avx512bf16");
-  const DispatchLevel expect =
-      avx512_ok ? DispatchLevel::kAvx512 : avx2_ok ? DispatchLevel::kAvx2 : DispatchLevel::kScalar;
+  const DispatchLevel expect = avx512_ok ? DispatchLevel::kAvx512
+                               : avx2_ok ? DispatchLevel::kAvx2
+                                         : DispatchLevel::kScalar;
   EXPECT_EQ(max_dispatch_level(f), expect);
   std::printf("CPU dispatch level: %s\n", dispatch_level_name(expect));
   // Without BALEEN_DISPATCH in the environment the startup level is the best one.

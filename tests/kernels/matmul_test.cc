@@ -38,6 +38,12 @@ namespace baleen {
 namespace {
 
 constexpr double kNmseMax = 1e-10;
+// These tests hold matmul's exact F32-activation path to 1e-10; the integer-activation path it
+// takes by default for small m on quantized weights is tested in matmul_q8_test.cc.
+const bool kExactF32Path = [] {
+  set_matmul_act_q8(false);
+  return true;
+}();
 // Written into the gaps of strided outputs; a kernel that writes outside its rows changes it.
 constexpr float kSentinel = 12345.0f;
 

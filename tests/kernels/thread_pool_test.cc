@@ -151,6 +151,30 @@ TEST(ThreadPool, UsableFromAnotherThreadAndReconstructed) {
   }
 }
 
+// The spin-then-block hand-off (core/thread_pool.cc): many tiny jobs back to back (workers still
+// spinning) and jobs separated by pauses longer than the spin (workers asleep on the condition
+// variable) must each cover every index exactly once with distinct thread indices.
+TEST(ThreadPool, TinyJobsBackToBackAndAfterPauses) {
+  Watchdog dog("TinyJobsBackToBackAndAfterPauses", 120);
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(8);
+    std::vector<std::atomic<int>> by_thread(static_cast<size_t>(threads));
+    for (int job = 0; job < 20000; ++job) {
+      const int64_t n = 2 + job % 7;
+      for (auto& h : hits) h.store(0);
+      for (auto& t : by_thread) t.store(0);
+      pool.parallel_for(n, 1, [&](int64_t b, int64_t e, int t) {
+        by_thread[static_cast<size_t>(t)].fetch_add(1);
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+      });
+      for (int64_t i = 0; i < 8; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), i < n ? 1 : 0) << "job " << job;
+      for (auto& t : by_thread) ASSERT_LE(t.load(), 1) << "a thread index ran two chunks, job " << job;
+      if (job % 2000 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past the spin
+    }
+  }
+}
+
 // One compiled copy, called from both loops, so the comparison below can demand equal bits.
 [[gnu::noinline]] float element(int64_t i) {
   const float x = static_cast<float>(i) * 1e-3f;

@@ -1,0 +1,37 @@
+// SIMD kernels of the integer-activation matrix product (kernels/matmul_q8.h): activation rows
+// quantized to 8 bits (kernels/ref/q8_act.h formats, same bytes as quantize_act_q8_ref) and weight
+// blocks dotted in integers (AVX-512 VNNI vpdpbusd / vpdpwssd, or AVX2 maddubs / madd), the block
+// scales applied in float. One variant per ISA (q8_dot_avx2.cc, q8_dot_avx512.cc, one shared body
+// q8_dot_body.inc); reached only through find_q8_kernels. The scalar reference is kernels/ref/q8_act.
+#pragma once
+
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "kernels/ref/q8_act.h"
+#include "tensor/weight.h"
+
+namespace baleen {
+
+// Rows [r0, r1) of w (a GGML type with act_q8_kind != kNone, cols a whole number of blocks) times
+// m quantized activation rows (act: row i at act + i * act_row_bytes):
+// y[i * y_stride + r] = dot(W[r, :], x[i, :]) for r0 <= r < r1, i < m. Thread-safe.
+using Q8RowsFn = void (*)(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
+                          int64_t m, float* y, int64_t y_stride);
+// Quantizes x[cols] to `kind` blocks at out (act_q8_row_bytes bytes); same bytes as the reference.
+using Q8QuantizeFn = void (*)(ActQ8Kind kind, const float* x, int64_t cols, void* out);
+
+struct Q8Kernels {
+  Q8QuantizeFn quantize = nullptr;
+  Q8RowsFn rows = nullptr;
+};
+
+// The kernels for weights of `type` at `level` (clamped to the CPU); both nullptr at kScalar or
+// for a type without an integer path.
+Q8Kernels find_q8_kernels(GgmlType type, DispatchLevel level);
+
+// Per-ISA tables. Only call them when the CPU supports the ISA.
+Q8Kernels q8_kernels_avx2(GgmlType type);
+Q8Kernels q8_kernels_avx512(GgmlType type);
+
+}  // namespace baleen

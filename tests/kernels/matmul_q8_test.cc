@@ -1,0 +1,286 @@
+// Integer-activation path of matmul (kernels/matmul_q8.h, kernels/x86/q8_dot.h,
+// kernels/ref/q8_act.h): for every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
+// m in {1, 2, 3, 4, 5, 8} x several row lengths (odd row counts, strided x and y):
+//  1. the SIMD activation quantizer writes exactly the bytes of quantize_act_q8_ref;
+//  2. matmul (integer path) vs matmul_q8_ref (scalar integer reference): NMSE <= 1e-10. Both
+//     compute the same integer block sums and the same float block products (scale_w * scale_a *
+//     float(sum)); only the order of the float additions over blocks differs (8 lanes + FMA vs one
+//     running sum), an error ~ u * sqrt(blocks) relative (u = 2^-24), NMSE ~ 1e-14..1e-12. One wrong
+//     code, nibble, bit plane, scale or min gives NMSE ~ 1e-6 or far more. At kScalar matmul runs
+//     the reference itself: bit-identical.
+//  3. matmul (integer path) vs matmul_ref (exact F32 math on the stored weights), by NMSE against
+//     a bound derived from the activation rounding: x is replaced by d * q with d = amax / 127 per
+//     block of 32 or 256 elements, an error uniform in [-d/2, d/2] (variance d^2 / 12) independent
+//     of the weights, so the expected NMSE of the outputs is
+//       P = sum_i sum_blocks n_block * d_block^2 / 12 / sum_i sum_k x[i, k]^2
+//     (weights uncorrelated with x). Bound: 3 * P (measured / P is 1.2..1.7 over these cases). For x uniform in [-1, 1)
+//     P = (1/127)^2 / 12 / (1/3) = 1.55e-5; the test also puts an outlier (9.0) in one row and an all-zero block in
+//     another, which raises P for short rows to ~6e-4. Measured values are printed as "NMSE q8 <type> ...".
+// Also: the BALEEN_ACT_Q8 switch (set_matmul_act_q8(false) gives the exact path back) and that
+// m > kActQ8MaxRows keeps the exact path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_q8.h"
+#include "kernels/ref/dequant.h"
+#include "kernels/ref/q8_act.h"
+#include "kernels/ref/quantize.h"
+#include "kernels/x86/q8_dot.h"
+#include "tensor/dtype.h"
+#include "tensor/weight.h"
+
+namespace baleen {
+namespace {
+
+constexpr double kNmseIntMax = 1e-10;      // SIMD integer path vs scalar integer reference
+constexpr double kExactBoundFactor = 3.0;  // integer path vs exact F32 math: NMSE <= 3 P
+constexpr float kSentinel = 12345.0f;
+
+std::vector<DispatchLevel> supported_levels() {
+  std::vector<DispatchLevel> out;
+  const DispatchLevel best = max_dispatch_level(cpu_features());
+  for (DispatchLevel l : {DispatchLevel::kScalar, DispatchLevel::kAvx2, DispatchLevel::kAvx512}) {
+    if (static_cast<int>(l) <= static_cast<int>(best)) out.push_back(l);
+  }
+  return out;
+}
+
+class Q8Test : public ::testing::Test {
+ protected:
+  void SetUp() override { set_matmul_act_q8(true); }
+  void TearDown() override {
+    set_dispatch_level(DispatchLevel::kAvx512);
+    set_matmul_act_q8(true);
+  }
+};
+
+ThreadPool& pool() {
+  static ThreadPool p(2);
+  return p;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+
+// Weights quantized from uniform [-1, 1) values; rows padded by 8 bytes of 0xFF.
+Weights make_weights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  Weights c;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
+  const uint64_t stride = row_bytes + 8;
+  c.bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
+  std::vector<float> src(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : src) v = uni(rng);
+    EXPECT_TRUE(quantize_row_ref(type, src.data(), c.bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
+  }
+  c.w.type = type;
+  c.w.rows = rows;
+  c.w.cols = cols;
+  c.w.data = c.bytes.data();
+  c.w.row_stride = stride;
+  return c;
+}
+
+double nmse(const std::vector<float>& a, const std::vector<float>& b, int64_t m, int64_t n, int64_t stride) {
+  double num = 0.0, den = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      const double d = static_cast<double>(a[i * stride + j]) - b[i * stride + j];
+      num += d * d;
+      den += static_cast<double>(b[i * stride + j]) * b[i * stride + j];
+    }
+  }
+  if (!std::isfinite(num)) return std::numeric_limits<double>::infinity();
+  return den > 0.0 ? num / den : num;
+}
+
+const std::vector<GgmlType>& int_types() {
+  static const std::vector<GgmlType> t = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0,
+                                          GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K};
+  return t;
+}
+
+std::vector<int64_t> cols_for(GgmlType t) {
+  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 288, 1024};
+  return {256, 768, 2048};
+}
+
+// x rows: uniform [-1, 1) with NaN in the stride gap; a few rows get an outlier and an all-zero
+// block to exercise amax handling.
+std::vector<float> make_x(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * xs), std::numeric_limits<float>::quiet_NaN());
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t k = 0; k < cols; ++k) x[i * xs + k] = uni(rng);
+    if (i == 1) x[i * xs + cols / 2] = 9.0f;
+    if (i == 2) std::fill(x.begin() + i * xs, x.begin() + i * xs + 32, 0.0f);
+  }
+  return x;
+}
+
+// P of the header comment for m rows of x (blocks of `block` elements).
+double predicted_nmse(const std::vector<float>& x, int64_t m, int64_t cols, int64_t xs, int64_t block) {
+  double err = 0.0, sig = 0.0;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t b = 0; b < cols; b += block) {
+      double amax = 0.0;
+      for (int64_t k = b; k < b + block; ++k) {
+        amax = std::max(amax, std::fabs(static_cast<double>(x[i * xs + k])));
+        sig += static_cast<double>(x[i * xs + k]) * x[i * xs + k];
+      }
+      const double d = amax / 127.0;
+      err += static_cast<double>(block) * d * d / 12.0;
+    }
+  }
+  return sig > 0.0 ? err / sig : 0.0;
+}
+
+TEST_F(Q8Test, SimdQuantizerMatchesReferenceBytes) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uni(-3.0f, 3.0f);
+  for (ActQ8Kind kind : {ActQ8Kind::kQ8_32, ActQ8Kind::kQ8_256}) {
+    const GgmlType type = kind == ActQ8Kind::kQ8_32 ? GgmlType::kQ8_0 : GgmlType::kQ4_K;
+    const int64_t cols = 1024;
+    std::vector<float> x(cols);
+    for (float& v : x) v = uni(rng);
+    // Exact ties: amax 127 makes the scale 1, so k + 0.5 must round half to even.
+    for (int k = 0; k < 16; ++k) x[k] = static_cast<float>(k - 8) + 0.5f;
+    x[16] = 127.0f;
+    std::fill(x.begin() + 512, x.begin() + 768, 0.0f);  // an all-zero block
+    const int64_t bytes = act_q8_row_bytes(kind, cols);
+    std::vector<uint8_t> ref(static_cast<size_t>(bytes)), got(static_cast<size_t>(bytes));
+    quantize_act_q8_ref(kind, x.data(), cols, ref.data());
+    // Ties to even in the reference.
+    EXPECT_EQ(reinterpret_cast<const int8_t*>(ref.data() + (kind == ActQ8Kind::kQ8_32 ? 8 : 52))[0], -8);
+    for (DispatchLevel level : supported_levels()) {
+      if (level == DispatchLevel::kScalar) continue;
+      const Q8Kernels k = find_q8_kernels(type, level);
+      ASSERT_NE(k.quantize, nullptr) << dispatch_level_name(level);
+      std::fill(got.begin(), got.end(), 0xAB);
+      k.quantize(kind, x.data(), cols, got.data());
+      EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size()), 0)
+          << "quantizer bytes differ at " << dispatch_level_name(level) << " kind " << static_cast<int>(kind);
+    }
+  }
+}
+
+TEST_F(Q8Test, AllTypesLevelsAndBatchSizes) {
+  for (GgmlType type : int_types()) {
+    const std::string tname_s(ggml_type_info(type).name);
+    const char* tname = tname_s.c_str();
+    for (int64_t cols : cols_for(type)) {
+      const Weights c = make_weights(type, 37, cols, 100u + static_cast<uint32_t>(cols));
+      const WeightMatrix& w = c.w;
+      std::mt19937 rng(static_cast<uint32_t>(cols * 3 + 1));
+      double worst_exact = 0.0, worst_ratio = 0.0;
+      for (int64_t m : {1, 2, 3, 4, 5, 8}) {
+        ASSERT_TRUE(matmul_q8_applies(w, m));
+        const int64_t xs = w.cols + 3, ys = w.rows + 2;
+        const std::vector<float> x = make_x(m, w.cols, xs, rng);
+        std::vector<float> y_ref(static_cast<size_t>(m * ys), kSentinel), y_q8ref(y_ref.size(), kSentinel);
+        matmul_ref(w, x.data(), m, y_ref.data(), xs, ys);
+        matmul_q8_ref(w, x.data(), m, y_q8ref.data(), xs, ys);
+        const double p = predicted_nmse(x, m, w.cols, xs, act_q8_block_elems(act_q8_kind(type)));
+        const double bound = kExactBoundFactor * p;
+        const double e_exact_ref = nmse(y_q8ref, y_ref, m, w.rows, ys);
+        EXPECT_LE(e_exact_ref, bound) << tname << " cols=" << cols << " m=" << m;
+        worst_ratio = std::max(worst_ratio, e_exact_ref / p);
+        for (DispatchLevel level : supported_levels()) {
+          ASSERT_EQ(set_dispatch_level(level), level);
+          if (level != DispatchLevel::kScalar) {
+            EXPECT_NE(find_q8_kernels(type, level).rows, nullptr) << tname << " " << dispatch_level_name(level);
+          }
+          std::vector<float> y(y_ref.size(), kSentinel);
+          matmul(w, x.data(), m, y.data(), pool(), xs, ys);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = w.rows; j < ys; ++j) ASSERT_EQ(y[i * ys + j], kSentinel) << "write outside rows";
+          const double e_int = nmse(y, y_q8ref, m, w.rows, ys);
+          const double e_exact = nmse(y, y_ref, m, w.rows, ys);
+          worst_exact = std::max(worst_exact, e_exact);
+          if (level == DispatchLevel::kScalar) {
+            EXPECT_EQ(e_int, 0.0) << tname << " cols=" << cols << " m=" << m << ": scalar level is the reference";
+          }
+          EXPECT_LE(e_int, kNmseIntMax) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+                                        << " vs matmul_q8_ref";
+          EXPECT_LE(e_exact, bound) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+                                    << " vs matmul_ref";
+          std::printf("NMSE q8 %s %lldx%lld %s m=%lld: vs int ref %.2e, vs exact %.2e (predicted %.2e)\n", tname,
+                      static_cast<long long>(w.rows), static_cast<long long>(w.cols), dispatch_level_name(level),
+                      static_cast<long long>(m), e_int, e_exact, p);
+        }
+      }
+      std::printf("NMSE q8 %s cols=%lld worst vs exact: %.2e (worst measured / predicted %.2f)\n", tname,
+                  static_cast<long long>(cols), worst_exact, worst_ratio);
+    }
+  }
+}
+
+// Rows of the x86 kernels called directly on a range in the middle of the matrix (the thread
+// split): only [r0, r1) is written.
+TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
+  for (GgmlType type : int_types()) {
+    const Weights c = make_weights(type, 29, 512, 7u);
+    const ActQ8Kind kind = act_q8_kind(type);
+    const int64_t m = 5, ab = act_q8_row_bytes(kind, 512);
+    std::mt19937 rng(9);
+    const std::vector<float> x = make_x(m, 512, 512, rng);
+    std::vector<uint8_t> act(static_cast<size_t>(ab * m));
+    for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * 512, 512, act.data() + i * ab);
+    std::vector<float> y_ref(static_cast<size_t>(m * 29));
+    matmul_q8_ref(c.w, x.data(), m, y_ref.data());
+    for (DispatchLevel level : supported_levels()) {
+      if (level == DispatchLevel::kScalar) continue;
+      const Q8Kernels k = find_q8_kernels(type, level);
+      std::vector<float> y(y_ref.size(), kSentinel);
+      k.rows(c.w, 7, 20, act.data(), ab, m, y.data(), 29);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < 29; ++r) {
+          if (r < 7 || r >= 20) {
+            EXPECT_EQ(y[i * 29 + r], kSentinel);
+          } else {
+            EXPECT_NEAR(y[i * 29 + r], y_ref[i * 29 + r], 1e-5 * (1.0 + std::fabs(y_ref[i * 29 + r])));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(Q8Test, SwitchAndLargeBatchKeepExactPath) {
+  const Weights c = make_weights(GgmlType::kQ4_K, 21, 512, 3u);
+  std::mt19937 rng(4);
+  for (int64_t m : {int64_t{1}, kActQ8MaxRows + 1}) {
+    const std::vector<float> x = make_x(m, 512, 512, rng);
+    std::vector<float> y_ref(static_cast<size_t>(m * 21)), y(y_ref.size());
+    matmul_ref(c.w, x.data(), m, y_ref.data());
+    const bool was = set_matmul_act_q8(m == 1 ? false : true);
+    EXPECT_TRUE(was);
+    EXPECT_EQ(matmul_act_q8_enabled(), m != 1);
+    matmul(c.w, x.data(), m, y.data(), pool());
+    EXPECT_LE(nmse(y, y_ref, m, 21, 21), 1e-10) << "m=" << m;  // the exact path's bound (matmul_test.cc)
+    set_matmul_act_q8(true);
+  }
+  EXPECT_FALSE(matmul_q8_applies(c.w, kActQ8MaxRows + 1));
+  EXPECT_FALSE(matmul_q8_applies(c.w, 0));
+  WeightMatrix f32 = c.w;
+  f32.type = GgmlType::kF32;
+  EXPECT_FALSE(matmul_q8_applies(f32, 1));
+}
+
+}  // namespace
+}  // namespace baleen

@@ -189,9 +189,9 @@ TEST_F(Bf16GemmTest, AmxKernelMatchesReferences) {
   run_all("amx");
 }
 
-// matmul() takes the GEMM from kMatmulBf16MinM rows on and stays exact-F32 below.
+// matmul() takes the GEMM from kMatmulBf16MinM rows on (BF16 weights only) and stays exact-F32 below.
 TEST_F(Bf16GemmTest, MatmulUsesGemmFromThreshold) {
-  auto c = make_ggml(GgmlType::kQ8_0, 48, 64, 5);
+  auto c = make_ggml(GgmlType::kBF16, 48, 64, 5);
   ThreadPool pool(2);
   for (int64_t m : {kMatmulBf16MinM - 1, kMatmulBf16MinM}) {
     std::vector<float> x(static_cast<size_t>(m * 64)), y(static_cast<size_t>(m * 48)), g(y.size()), r(y.size());

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "engine/engine_impl.h"
-#include "engine/step_forward.h"
 
 namespace baleen {
 namespace {
@@ -21,7 +20,23 @@ size_t reusable_prefix(const std::vector<TokenId>& cached, const std::vector<Tok
   return std::min(common_prefix(cached, prompt), prompt.size() - 1);
 }
 
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
 }  // namespace
+
+Completion EngineImpl::completion_of(const Request& req, FinishReason reason) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now(), none{};
+  Completion c;
+  c.reason = reason;
+  c.prompt_tokens = static_cast<int64_t>(req.params.prompt.size());
+  c.queue_ms = ms_between(req.submitted, req.admitted == none ? now : req.admitted);
+  if (req.admitted != none) c.prefill_ms = ms_between(req.admitted, req.first_token == none ? now : req.first_token);
+  if (req.first_token != none) c.decode_ms = ms_between(req.first_token, now);
+  return c;
+}
 
 void EngineImpl::scheduler_loop() {
   while (step()) {
@@ -58,6 +73,7 @@ void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
   slot.cached = static_cast<int64_t>(common);
   slot.generated = 0;
   slot.last_used = ++admissions_;
+  req->admitted = std::chrono::steady_clock::now();
   slot.sampler.emplace(req->params.sampling);
   for (TokenId id : prompt) slot.sampler->accept(id);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -76,9 +92,7 @@ void EngineImpl::finish_slot(int s, FinishReason reason, std::string error) {
     live_.erase(req->id);
   }
   slot.sampler.reset();
-  Completion c;
-  c.reason = reason;
-  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
+  Completion c = completion_of(*req, reason);
   c.cached_tokens = slot.cached;
   c.generated_tokens = slot.generated;
   c.error = std::move(error);
@@ -91,15 +105,13 @@ void EngineImpl::finish_unstarted(const std::shared_ptr<Request>& req, FinishRea
     std::lock_guard<std::mutex> lock(mutex_);
     live_.erase(req->id);
   }
-  Completion c;
-  c.reason = reason;
-  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
-  req->sink->on_done(c);
+  req->sink->on_done(completion_of(*req, reason));
 }
 
 void EngineImpl::after_logits(int s) {
   Slot& slot = slots_[static_cast<size_t>(s)];
   Request& req = *slot.active;
+  if (slot.generated == 0) req.first_token = std::chrono::steady_clock::now();
   const TokenId id = slot.sampler->sample(slot.logits);
   slot.sampler->accept(id);
   if (!req.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end()) {
@@ -167,9 +179,12 @@ bool EngineImpl::step() {
   if (stopping) return false;
 
   // One forward for every busy slot: a prompt chunk or the last sampled token.
-  std::vector<StepItem> items;
-  std::vector<int> item_slot;
-  std::vector<bool> item_prefill;
+  std::vector<StepItem>& items = items_;
+  std::vector<int>& item_slot = item_slot_;
+  std::vector<uint8_t>& item_prefill = item_prefill_;
+  items.clear();
+  item_slot.clear();
+  item_prefill.clear();
   for (size_t s = 0; s < slots_.size(); ++s) {
     Slot& slot = slots_[s];
     if (!slot.active) continue;

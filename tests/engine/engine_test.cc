@@ -177,6 +177,9 @@ TEST(Engine, GreedyMatchesSessionLoop) {
     EXPECT_EQ(c.prompt_tokens, 24);
     EXPECT_EQ(c.cached_tokens, 0);
     EXPECT_EQ(c.generated_tokens, 16);
+    EXPECT_GE(c.queue_ms, 0.0);  // phases are reported (values not checked: no timing in tests)
+    EXPECT_GE(c.prefill_ms, 0.0);
+    EXPECT_GE(c.decode_ms, 0.0);
   }
 }
 

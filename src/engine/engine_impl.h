@@ -75,6 +75,9 @@ class EngineImpl final : public Engine {
   bool step();
   // Picks a free slot for `prompt` (longest common prefix, then least recently used); -1: none.
   int choose_slot(const std::vector<TokenId>& prompt) const;
+  // The cross-slot prefix cache's two hooks (no-ops until it is plugged in; see scheduler.cc).
+  size_t prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot);
+  void prefix_cache_insert(const Slot& slot);
   // Binds `req` to slot `s` (truncating its cache to the common prefix). Called without the lock.
   void admit(int s, std::shared_ptr<Request> req);
   // Samples, reports and finishes as needed after slot s evaluated its last prompt token or its

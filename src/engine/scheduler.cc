@@ -60,13 +60,26 @@ int EngineImpl::choose_slot(const std::vector<TokenId>& prompt) const {
   return best;
 }
 
+// PREFIX CACHE HOOK (lookup). The cross-slot prefix cache (engine/prefix_cache.h, a radix tree with
+// a disk tier, EngineOptions::cache_dir / cache_tokens) plugs in here: if it holds a prefix of
+// `prompt` longer than `in_slot` (what this slot's own cache already shares with the prompt), copy
+// that prefix's KV into slot.session, set slot.tokens to it and return its length. The result must
+// be <= prompt.size() - 1 (the last prompt token is always evaluated, for its logits) and
+// slot.tokens must equal the session's contents. Until then: the slot's own cache only.
+size_t EngineImpl::prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot) {
+  (void)slot;
+  (void)prompt;
+  return in_slot;
+}
+
+// PREFIX CACHE HOOK (insert). Called once per request, when its whole prompt has been evaluated:
+// slot.tokens is the prompt and slot.session holds its KV; the prefix cache records it here.
+void EngineImpl::prefix_cache_insert(const Slot& slot) { (void)slot; }
+
 void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
   Slot& slot = slots_[static_cast<size_t>(s)];
   const std::vector<TokenId>& prompt = req->params.prompt;
-  size_t common = reusable_prefix(slot.tokens, prompt);
-  // PREFIX CACHE HOOK (lookup): the cross-slot prefix cache (engine/prefix_cache.h) goes here. If it
-  // holds a prefix of `prompt` longer than `common`, copy that prefix's KV into slot.session,
-  // set slot.tokens to it and `common` to its length (keeping common <= prompt.size() - 1).
+  const size_t common = prefix_cache_lookup(slot, prompt, reusable_prefix(slot.tokens, prompt));
   slot.session->truncate(static_cast<int64_t>(common));
   slot.tokens.resize(common);
   slot.prompt_pos = common;
@@ -220,8 +233,7 @@ bool EngineImpl::step() {
     if (item_prefill[i]) {
       slot.prompt_pos += items[i].tokens.size();
       if (slot.prefilling()) continue;
-      // PREFIX CACHE HOOK (insert): the prompt's KV is complete in slot.session here; the
-      // cross-slot prefix cache would record slot.tokens (== the prompt) and copy or reference it.
+      prefix_cache_insert(slot);
     }
     after_logits(s);
   }

@@ -520,6 +520,55 @@ TEST(Engine, CancelQueuedAndRunningRequests) {
   EXPECT_EQ(s.queue_depth, 0);
 }
 
+// Cancelling during a chunked prefill: a 100-token prompt takes 25 steps of 4 tokens; a short
+// request in the other slot holds the scheduler at its third token (step 3 or 4) while the long one
+// is cancelled, which then ends before its prompt is complete, with nothing delivered.
+TEST(Engine, CancelBetweenPrefillChunks) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 256;
+  o.prefill_chunk = 4;
+  auto engine = make_engine(*model, o);
+  Ids long_prompt;
+  for (int i = 0; i < 100; ++i) long_prompt.push_back(kFixed[static_cast<size_t>(i) % kFixed.size()]);
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool at_third = false, released = false;
+  auto gate = std::make_shared<RecordingSink>();
+  gate->on_token_hook = [&](int n) {
+    if (n == 3) {
+      std::unique_lock<std::mutex> lock(gate_m);
+      at_third = true;
+      gate_cv.notify_all();
+      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
+    }
+    return true;
+  };
+  auto p = std::make_shared<RecordingSink>();
+  auto id_p = engine->submit(greedy_request(long_prompt, 10), p);
+  ASSERT_TRUE(id_p.ok());
+  ASSERT_TRUE(engine->submit(greedy_request({1, 403}, 6), gate).ok());
+  {
+    std::unique_lock<std::mutex> lock(gate_m);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_third; }));
+  }
+  engine->cancel(*id_p);
+  {
+    std::lock_guard<std::mutex> lock(gate_m);
+    released = true;
+  }
+  gate_cv.notify_all();
+  const Completion cp = p->wait();
+  EXPECT_EQ(cp.reason, FinishReason::kCancelled);
+  EXPECT_EQ(cp.generated_tokens, 0);
+  EXPECT_TRUE(p->ids().empty());
+  const Completion cg = gate->wait();
+  EXPECT_EQ(cg.reason, FinishReason::kLength);
+  EXPECT_EQ(gate->ids(), greedy_reference(*model, {1, 403}, 6, 256));
+  EXPECT_EQ(engine->stats().slots_busy, 0);
+}
+
 // cancel() and submit() called from inside a sink (on the scheduler thread) must not deadlock.
 TEST(Engine, CancelAndSubmitFromInsideASink) {
   LOAD_OR_SKIP(model, kDs2);

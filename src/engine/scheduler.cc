@@ -62,10 +62,12 @@ int EngineImpl::choose_slot(const std::vector<TokenId>& prompt) const {
 
 // PREFIX CACHE HOOK (lookup). The cross-slot prefix cache (engine/prefix_cache.h, a radix tree with
 // a disk tier, EngineOptions::cache_dir / cache_tokens) plugs in here: if it holds a prefix of
-// `prompt` longer than `in_slot` (what this slot's own cache already shares with the prompt), copy
-// that prefix's KV into slot.session, set slot.tokens to it and return its length. The result must
-// be <= prompt.size() - 1 (the last prompt token is always evaluated, for its logits) and
-// slot.tokens must equal the session's contents. Until then: the slot's own cache only.
+// `prompt` longer than `in_slot` (what this slot's own cache already shares with the prompt), load
+// it into slot.session and return its length, with slot.tokens set to the prompt's first that many
+// tokens; otherwise return `in_slot` and leave the slot alone. With PrefixCache::restore (which
+// wants an empty session): truncate(0), restore(prompt, session), and on a shorter result or an
+// error fall back to re-evaluating (tokens cleared, return 0). The result must be
+// <= prompt.size() - 1 (the last prompt token is always evaluated, for its logits).
 size_t EngineImpl::prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot) {
   (void)slot;
   (void)prompt;
@@ -73,7 +75,8 @@ size_t EngineImpl::prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& p
 }
 
 // PREFIX CACHE HOOK (insert). Called once per request, when its whole prompt has been evaluated:
-// slot.tokens is the prompt and slot.session holds its KV; the prefix cache records it here.
+// slot.tokens is the prompt and slot.session holds exactly its KV (PrefixCache::insert(slot.tokens,
+// *slot.session)).
 void EngineImpl::prefix_cache_insert(const Slot& slot) { (void)slot; }
 
 void EngineImpl::admit(int s, std::shared_ptr<Request> req) {

@@ -2,7 +2,10 @@
 // The scheduler's step is in scheduler.cc.
 #include "engine/engine_impl.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "engine/model_fingerprint.h"
 
 namespace baleen {
 
@@ -38,7 +41,31 @@ Status EngineImpl::start() {
     BALEEN_ASSIGN_OR_RETURN(slot.session, Session::create(model_, pool_, so));
     slot.logits.reserve(static_cast<size_t>(model_.config().n_vocab));
   }
+  BALEEN_TRY(start_prefix_cache());
   scheduler_ = std::thread([this] { scheduler_loop(); });
+  return ok_status();
+}
+
+// Default memory budget of the prefix cache when EngineOptions::cache_tokens is 0: 512 MiB of rows,
+// at most 16384 tokens and at least one context's worth of blocks.
+constexpr int64_t kDefaultCacheBytes = int64_t{512} << 20;
+constexpr int64_t kDefaultCacheMaxTokens = 16384;
+
+Status EngineImpl::start_prefix_cache() {
+  const int64_t floats = slots_.front().session->kv_floats_per_token();
+  if (floats <= 0) return ok_status();  // sessions that cannot export their rows: no cross-slot cache
+  PrefixCacheOptions po;
+  po.floats_per_token = floats;
+  po.max_memory_tokens = opts_.cache_tokens;
+  if (po.max_memory_tokens == 0) {
+    const int64_t by_bytes = kDefaultCacheBytes / (floats * static_cast<int64_t>(sizeof(float)));
+    po.max_memory_tokens = std::max(std::min(by_bytes, kDefaultCacheMaxTokens), po.block_tokens);
+  }
+  po.cache_dir = opts_.cache_dir;
+  if (!po.cache_dir.empty()) {
+    BALEEN_ASSIGN_OR_RETURN(po.model_fingerprint, model_fingerprint(model_, pool_));
+  }
+  BALEEN_ASSIGN_OR_RETURN(prefix_cache_, PrefixCache::create(po));
   return ok_status();
 }
 

@@ -25,6 +25,7 @@
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "engine/logprobs.h"
+#include "engine/prefix_cache.h"
 #include "engine/sampling.h"
 #include "engine/step_forward.h"
 
@@ -34,7 +35,7 @@ class EngineImpl final : public Engine {
  public:
   EngineImpl(const Model& model, const EngineOptions& opts);
   ~EngineImpl() override;
-  // Creates the slots' sessions and starts the scheduler.
+  // Creates the slots' sessions and the prefix cache, then starts the scheduler.
   Status start();
 
   Result<RequestId> submit(GenerateRequest request, std::shared_ptr<StreamSink> sink) override;
@@ -70,12 +71,13 @@ class EngineImpl final : public Engine {
   };
 
   Status validate(const GenerateRequest& request) const;
+  Status start_prefix_cache();
   void scheduler_loop();
   // One scheduler step; returns false when the engine is stopping.
   bool step();
   // Picks a free slot for `prompt` (longest common prefix, then least recently used); -1: none.
   int choose_slot(const std::vector<TokenId>& prompt) const;
-  // The cross-slot prefix cache's two hooks (no-ops until it is plugged in; see scheduler.cc).
+  // The cross-slot prefix cache (engine/prefix_cache.h): restore before prefill, insert after it.
   size_t prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot);
   void prefix_cache_insert(const Slot& slot);
   // Binds `req` to slot `s` (truncating its cache to the common prefix). Called without the lock.
@@ -94,6 +96,7 @@ class EngineImpl final : public Engine {
   ThreadPool pool_;
   std::vector<Slot> slots_;
   LogprobCalculator logprobs_;
+  std::unique_ptr<PrefixCache> prefix_cache_;  // null when the model's sessions cannot export KV
   // One step's forward, reused across steps (scheduler thread only).
   std::vector<StepItem> items_;
   std::vector<int> item_slot_;

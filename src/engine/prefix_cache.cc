@@ -80,6 +80,25 @@ void PrefixCache::evict_to_budget() {
   }
 }
 
+int64_t PrefixCache::cached_prefix(std::span<const TokenId> tokens, int64_t n_ctx) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t B = opts_.block_tokens;
+  const auto n_tokens = static_cast<int64_t>(tokens.size());
+  const int64_t max_blocks = std::min(n_tokens > 0 ? (n_tokens - 1) / B : 0, n_ctx / B);
+  const Node* node = &root_;
+  uint64_t hash = root_.hash;
+  int64_t d = 0;
+  for (; d < max_blocks; ++d) {
+    const auto block = tokens.subspan(static_cast<size_t>(d * B), static_cast<size_t>(B));
+    const uint64_t h = chain_hash(hash, block);
+    const Node* next = node != nullptr ? find_child(const_cast<Node*>(node), h, block) : nullptr;
+    if (next == nullptr && !disk_->contains(h)) break;
+    node = next;  // null once the path continues on disk only
+    hash = h;
+  }
+  return d * B;
+}
+
 Result<int64_t> PrefixCache::restore(std::span<const TokenId> tokens, Session& session) {
   if (session.n_past() != 0) {
     return make_error(ErrorCode::kInvalidArgument, "prefix cache restore: the session holds %lld tokens, expected 0",

@@ -72,6 +72,11 @@ class PrefixCache {
   // differs from the options'; import_kv's errors (the session is then truncated back to 0).
   Result<int64_t> restore(std::span<const TokenId> tokens, Session& session);
 
+  // How many tokens restore() would reuse for `tokens` in a session of n_ctx, without changing
+  // anything (blocks on disk count when their file is indexed; a file found corrupt on reading
+  // makes the real restore shorter).
+  int64_t cached_prefix(std::span<const TokenId> tokens, int64_t n_ctx) const;
+
   // Stores the full blocks of the first session.n_past() positions, whose token ids are the first
   // n_past() of `tokens` (tokens.size() >= n_past(); the caller keeps them in step), that are not
   // cached yet, then evicts down to the memory budget. Errors: kInvalidArgument for a size

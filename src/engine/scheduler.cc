@@ -60,24 +60,31 @@ int EngineImpl::choose_slot(const std::vector<TokenId>& prompt) const {
   return best;
 }
 
-// PREFIX CACHE HOOK (lookup). The cross-slot prefix cache (engine/prefix_cache.h, a radix tree with
-// a disk tier, EngineOptions::cache_dir / cache_tokens) plugs in here: if it holds a prefix of
-// `prompt` longer than `in_slot` (what this slot's own cache already shares with the prompt), load
-// it into slot.session and return its length, with slot.tokens set to the prompt's first that many
-// tokens; otherwise return `in_slot` and leave the slot alone. With PrefixCache::restore (which
-// wants an empty session): truncate(0), restore(prompt, session), and on a shorter result or an
-// error fall back to re-evaluating (tokens cleared, return 0). The result must be
-// <= prompt.size() - 1 (the last prompt token is always evaluated, for its logits).
+// The cross-slot prefix cache: when it holds a longer prefix of `prompt` than this slot's own cache
+// shares with it (`in_slot`), load that into the slot. PrefixCache::restore wants an empty session;
+// on an error or a shorter hit the slot is re-evaluated from what the cache gave (0 at worst).
+// The result is <= prompt.size() - 1: the last prompt token is always evaluated, for its logits.
 size_t EngineImpl::prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot) {
-  (void)slot;
-  (void)prompt;
-  return in_slot;
+  if (!prefix_cache_) return in_slot;
+  // Only a block-aligned prefix longer than what the slot already has can win.
+  if (static_cast<size_t>(prefix_cache_->cached_prefix(prompt, slot.session->n_ctx())) <= in_slot) return in_slot;
+  slot.session->truncate(0);
+  slot.tokens.clear();
+  Result<int64_t> got = prefix_cache_->restore(prompt, *slot.session);
+  if (!got.ok() || *got == 0) {
+    slot.session->truncate(0);
+    return 0;
+  }
+  const auto n = static_cast<size_t>(*got);
+  slot.tokens.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(n));
+  return n;
 }
 
-// PREFIX CACHE HOOK (insert). Called once per request, when its whole prompt has been evaluated:
-// slot.tokens is the prompt and slot.session holds exactly its KV (PrefixCache::insert(slot.tokens,
-// *slot.session)).
-void EngineImpl::prefix_cache_insert(const Slot& slot) { (void)slot; }
+// Called once per request, when its whole prompt has been evaluated: slot.tokens is the prompt and
+// the session holds exactly its KV. A failed insert only means a later miss.
+void EngineImpl::prefix_cache_insert(const Slot& slot) {
+  if (prefix_cache_) (void)prefix_cache_->insert(slot.tokens, *slot.session);
+}
 
 void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
   Slot& slot = slots_[static_cast<size_t>(s)];

@@ -646,6 +646,28 @@ TEST(Engine, PrefixReuseMatchesColdRun) {
   EXPECT_EQ(engine->stats().prefix_cache_hit_tokens_total, 29 + static_cast<int64_t>(next.size()) - 1);
 }
 
+// The cross-slot prefix cache (engine/prefix_cache.h): a prompt evaluated once, then evicted from
+// the only slot by another prompt, comes back from the cache in whole 32-token blocks, and the
+// greedy continuation equals a cold Session::eval run's.
+TEST(Engine, PrefixCacheRestoresAnEvictedPrompt) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 128;
+  auto engine = make_engine(*model, o);
+  Ids a = kFixed;  // 24 + 16 = 40 tokens: one full block of 32
+  for (int i = 0; i < 16; ++i) a.push_back(300 + i);
+  Ids b = {1, 500, 501, 502, 503, 504};
+  auto [first, c1] = run_one(*engine, greedy_request(a, 4));
+  EXPECT_EQ(c1.cached_tokens, 0);
+  auto [other, c2] = run_one(*engine, greedy_request(b, 4));
+  EXPECT_EQ(c2.cached_tokens, 1);  // the shared BOS, from the slot itself
+  auto [again, c3] = run_one(*engine, greedy_request(a, 4));
+  EXPECT_EQ(c3.cached_tokens, 32);
+  EXPECT_EQ(again, greedy_reference(*model, a, 4, 128));
+  EXPECT_EQ(again, first);
+}
+
 TEST(Engine, LogprobsAreTheLogSoftmaxOfTheLogits) {
   LOAD_OR_SKIP(model, kDs2);
   std::vector<std::vector<float>> ref_logits;

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   runners["logits"] = baleen::cli::add_logits(app);
   runners["bench"] = baleen::cli::add_bench(app);
   runners["gen-random"] = baleen::cli::add_gen_random(app);
+  runners["serve"] = baleen::cli::add_serve(app);
 
   try {
     app.parse(argc, argv);

@@ -34,13 +34,13 @@ struct TopLogprob {
 
 struct TokenEvent {
   TokenId id;
-  float logprob = 0.0f;          // set when top_logprobs >= 0
-  std::vector<TopLogprob> top;   // top_logprobs entries, most probable first
+  float logprob = 0.0f;         // set when top_logprobs >= 0
+  std::vector<TopLogprob> top;  // top_logprobs entries, most probable first
 };
 
 enum class FinishReason {
   kStop,       // an end-of-sequence token (not delivered as a token)
-  kLength,     // max_tokens reached or the slot's context is full
+  kLength,     // max_tokens reached or the slot's context is full (prompt + generated == n_ctx)
   kCancelled,  // cancel() or the sink asked to stop
   kError,      // see Completion::error
 };
@@ -48,9 +48,9 @@ enum class FinishReason {
 struct Completion {
   FinishReason reason = FinishReason::kStop;
   int64_t prompt_tokens = 0;
-  int64_t cached_tokens = 0;  // prompt tokens reused from the prefix cache
-  int64_t generated_tokens = 0;
-  std::string error;  // when reason == kError
+  int64_t cached_tokens = 0;     // prompt tokens reused from the prefix cache
+  int64_t generated_tokens = 0;  // tokens delivered through on_token (an end-of-sequence token is not)
+  std::string error;             // when reason == kError
 };
 
 // Receives a request's output. Called on the engine's scheduler thread: implementations must only
@@ -67,23 +67,23 @@ class StreamSink {
 };
 
 struct EngineOptions {
-  int32_t n_slots = 4;           // sequences decoded concurrently (-np)
-  int64_t n_ctx = 4096;          // per-slot context
-  int32_t max_queue = 64;        // waiting requests beyond the slots; more -> kUnavailable
-  int64_t prefill_chunk = 256;   // prompt tokens per slot per step
-  int32_t n_threads = 0;         // thread pool size (0: all CPUs)
-  std::string cache_dir;         // prefix cache disk tier ("" : memory only)
-  int64_t cache_tokens = 0;      // memory budget of the prefix cache in tokens (0: a default)
+  int32_t n_slots = 4;          // sequences decoded concurrently (-np)
+  int64_t n_ctx = 4096;         // per-slot context
+  int32_t max_queue = 64;       // waiting requests beyond the slots; more -> kUnavailable
+  int64_t prefill_chunk = 256;  // prompt tokens per slot per step
+  int32_t n_threads = 0;        // thread pool size (0: all CPUs)
+  std::string cache_dir;        // prefix cache disk tier ("" : memory only)
+  int64_t cache_tokens = 0;     // memory budget of the prefix cache in tokens (0: a default)
 };
 
 struct EngineStats {
-  int64_t requests_total = 0;
-  int64_t requests_active = 0;
-  int64_t queue_depth = 0;
+  int64_t requests_total = 0;   // accepted by submit
+  int64_t requests_active = 0;  // accepted and not yet done (queued + running)
+  int64_t queue_depth = 0;      // waiting for a slot
   int64_t prompt_tokens_total = 0;
   int64_t generated_tokens_total = 0;
   int64_t prefix_cache_hit_tokens_total = 0;
-  int32_t slots_busy = 0;
+  int32_t slots_busy = 0;  // slots running a request (a finished request's slot is free before on_done)
   int32_t n_slots = 0;
 };
 

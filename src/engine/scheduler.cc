@@ -1,0 +1,216 @@
+// EngineImpl's scheduler thread: admission, the per-step forward over every busy slot, sampling,
+// delivery and finishing (see engine_impl.h).
+#include <algorithm>
+#include <utility>
+
+#include "engine/engine_impl.h"
+#include "engine/step_forward.h"
+
+namespace baleen {
+namespace {
+
+size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Cached tokens a prompt can reuse: all but its last token, whose logits must be computed.
+size_t reusable_prefix(const std::vector<TokenId>& cached, const std::vector<TokenId>& prompt) {
+  return std::min(common_prefix(cached, prompt), prompt.size() - 1);
+}
+
+}  // namespace
+
+void EngineImpl::scheduler_loop() {
+  while (step()) {
+  }
+}
+
+int EngineImpl::choose_slot(const std::vector<TokenId>& prompt) const {
+  int best = -1;
+  size_t best_common = 0;
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    if (slot.active) continue;
+    const size_t common = reusable_prefix(slot.tokens, prompt);
+    const bool better = best < 0 || common > best_common ||
+                        (common == best_common && slot.last_used < slots_[static_cast<size_t>(best)].last_used);
+    if (better) {
+      best = static_cast<int>(s);
+      best_common = common;
+    }
+  }
+  return best;
+}
+
+void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
+  Slot& slot = slots_[static_cast<size_t>(s)];
+  const std::vector<TokenId>& prompt = req->params.prompt;
+  size_t common = reusable_prefix(slot.tokens, prompt);
+  // PREFIX CACHE HOOK (lookup): the cross-slot prefix cache (engine/prefix_cache.h) goes here. If it
+  // holds a prefix of `prompt` longer than `common`, copy that prefix's KV into slot.session,
+  // set slot.tokens to it and `common` to its length (keeping common <= prompt.size() - 1).
+  slot.session->truncate(static_cast<int64_t>(common));
+  slot.tokens.resize(common);
+  slot.prompt_pos = common;
+  slot.cached = static_cast<int64_t>(common);
+  slot.generated = 0;
+  slot.last_used = ++admissions_;
+  slot.sampler.emplace(req->params.sampling);
+  for (TokenId id : prompt) slot.sampler->accept(id);
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.prompt_tokens_total += static_cast<int64_t>(prompt.size());
+  stats_.prefix_cache_hit_tokens_total += slot.cached;
+}
+
+void EngineImpl::finish_slot(int s, FinishReason reason, std::string error) {
+  Slot& slot = slots_[static_cast<size_t>(s)];
+  std::shared_ptr<Request> req;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    req = std::move(slot.active);
+    slot.active = nullptr;
+    --slots_busy_;
+    live_.erase(req->id);
+  }
+  slot.sampler.reset();
+  Completion c;
+  c.reason = reason;
+  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
+  c.cached_tokens = slot.cached;
+  c.generated_tokens = slot.generated;
+  c.error = std::move(error);
+  wake_.notify_all();  // a queued request may take the slot (and tests wait on stats)
+  req->sink->on_done(c);
+}
+
+void EngineImpl::finish_unstarted(const std::shared_ptr<Request>& req, FinishReason reason) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_.erase(req->id);
+  }
+  Completion c;
+  c.reason = reason;
+  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
+  req->sink->on_done(c);
+}
+
+void EngineImpl::after_logits(int s) {
+  Slot& slot = slots_[static_cast<size_t>(s)];
+  Request& req = *slot.active;
+  const TokenId id = slot.sampler->sample(slot.logits);
+  slot.sampler->accept(id);
+  if (!req.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end()) {
+    finish_slot(s, FinishReason::kStop);
+    return;
+  }
+  TokenEvent event;
+  event.id = id;
+  if (req.params.top_logprobs >= 0) logprobs_.fill(slot.logits, req.params.top_logprobs, &event);
+  ++slot.generated;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++stats_.generated_tokens_total;
+  }
+  const bool go_on = req.sink->on_token(event);
+  if (!go_on || req.cancelled.load(std::memory_order_relaxed)) {
+    finish_slot(s, FinishReason::kCancelled);
+    return;
+  }
+  // The context holds prompt + generated tokens (the last one is evaluated by the next step).
+  const int64_t total = static_cast<int64_t>(req.params.prompt.size()) + slot.generated;
+  if (slot.generated >= req.params.max_tokens || total >= slot.session->n_ctx()) {
+    finish_slot(s, FinishReason::kLength);
+    return;
+  }
+  slot.last = id;
+}
+
+bool EngineImpl::step() {
+  std::vector<std::shared_ptr<Request>> dropped;  // cancelled while queued (or stopping)
+  std::vector<std::pair<int, std::shared_ptr<Request>>> admitted;
+  bool stopping = false;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty() || slots_busy_ > 0; });
+    stopping = stop_;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (stopping || (*it)->cancelled.load(std::memory_order_relaxed)) {
+        dropped.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // FIFO admission into free slots.
+    while (!queue_.empty()) {
+      const int s = choose_slot(queue_.front()->params.prompt);
+      if (s < 0) break;
+      slots_[static_cast<size_t>(s)].active = queue_.front();
+      ++slots_busy_;
+      admitted.emplace_back(s, std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  for (auto& req : dropped) finish_unstarted(req, FinishReason::kCancelled);
+  for (auto& [s, req] : admitted) admit(s, std::move(req));
+
+  // Cancelled requests leave their slots before the forward.
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    if (slot.active && (stopping || slot.active->cancelled.load(std::memory_order_relaxed))) {
+      finish_slot(static_cast<int>(s), FinishReason::kCancelled);
+    }
+  }
+  if (stopping) return false;
+
+  // One forward for every busy slot: a prompt chunk or the last sampled token.
+  std::vector<StepItem> items;
+  std::vector<int> item_slot;
+  std::vector<bool> item_prefill;
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    Slot& slot = slots_[s];
+    if (!slot.active) continue;
+    StepItem item;
+    item.session = slot.session.get();
+    if (slot.prefilling()) {
+      const std::vector<TokenId>& prompt = slot.active->params.prompt;
+      const size_t n = std::min(static_cast<size_t>(opts_.prefill_chunk), prompt.size() - slot.prompt_pos);
+      item.tokens = std::span<const TokenId>(prompt.data() + slot.prompt_pos, n);
+      item.logits = slot.prompt_pos + n == prompt.size() ? &slot.logits : nullptr;
+    } else {
+      item.tokens = std::span<const TokenId>(&slot.last, 1);
+      item.logits = &slot.logits;
+    }
+    items.push_back(item);
+    item_slot.push_back(static_cast<int>(s));
+    item_prefill.push_back(slot.prefilling());
+  }
+  if (items.empty()) return true;
+  step_forward(items);
+
+  for (size_t i = 0; i < items.size(); ++i) {
+    const int s = item_slot[i];
+    Slot& slot = slots_[static_cast<size_t>(s)];
+    if (!items[i].status.ok()) {
+      // The session appended nothing; keep the mirror in step with it.
+      slot.tokens.resize(static_cast<size_t>(std::min<int64_t>(slot.session->n_past(), slot.tokens.size())));
+      slot.session->truncate(static_cast<int64_t>(slot.tokens.size()));
+      finish_slot(s, FinishReason::kError, items[i].status.error().to_string());
+      continue;
+    }
+    slot.tokens.insert(slot.tokens.end(), items[i].tokens.begin(), items[i].tokens.end());
+    if (item_prefill[i]) {
+      slot.prompt_pos += items[i].tokens.size();
+      if (slot.prefilling()) continue;
+      // PREFIX CACHE HOOK (insert): the prompt's KV is complete in slot.session here; the
+      // cross-slot prefix cache would record slot.tokens (== the prompt) and copy or reference it.
+    }
+    after_logits(s);
+  }
+  return true;
+}
+
+}  // namespace baleen

@@ -1,0 +1,553 @@
+// Engine tests on small real models from the conformance data (ds2-micro and ds3-micro:
+// DeepSeek-V2 / V3 style MLA + MoE with random weights and the 512-token stories260K vocabulary).
+// Expected tokens come from an independent greedy loop over one Session (eval + argmax in this
+// file), expected logprobs from a log-softmax computed here in double over that loop's logits.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "testing.h"
+
+namespace baleen {
+namespace {
+
+using Ids = std::vector<TokenId>;
+
+const char* kDs2 = "models/micro/ds2-micro/ds2-micro-f32.gguf";
+const char* kDs3 = "models/micro/ds3-micro/ds3-micro-f32.gguf";
+// Conformance README section 2: BOS + the first 23 tokens of stories260K's greedy output.
+const Ids kFixed = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
+                    421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419};
+
+const Model* load_cached(const char* rel) {
+  static std::mutex m;
+  static std::vector<std::pair<std::string, std::unique_ptr<Model>>> models;
+  std::lock_guard<std::mutex> lock(m);
+  for (auto& [name, model] : models) {
+    if (name == rel) return model.get();
+  }
+  auto loaded = Model::load(testing::conformance_path(rel));
+  EXPECT_TRUE(loaded.ok()) << rel << ": " << (loaded.ok() ? "" : loaded.error().to_string());
+  if (!loaded.ok()) return nullptr;
+  models.emplace_back(rel, std::move(loaded).value());
+  return models.back().second.get();
+}
+
+ThreadPool& ref_pool() {
+  static ThreadPool p(2);
+  return p;
+}
+
+// Reference: greedy continuation by one Session, the prompt in one eval then one token at a time
+// (argmax ties to the lower id). Stops after `steps` tokens or at the first id in `stop_ids`
+// (which is included). logits_out: the logits each token was chosen from, [n, n_vocab].
+Ids greedy_reference(const Model& model, const Ids& prompt, int steps, int64_t n_ctx,
+                     const std::vector<int64_t>& stop_ids = {}, std::vector<std::vector<float>>* logits_out = nullptr) {
+  SessionOptions so;
+  so.n_ctx = n_ctx;
+  auto s = Session::create(model, ref_pool(), so);
+  EXPECT_TRUE(s.ok());
+  Ids out;
+  std::vector<float> logits;
+  Status st = (*s)->eval(prompt, &logits, false);
+  EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().to_string());
+  for (int i = 0; i < steps && st.ok(); ++i) {
+    TokenId best = 0;
+    for (size_t v = 1; v < logits.size(); ++v) {
+      if (logits[v] > logits[static_cast<size_t>(best)]) best = static_cast<TokenId>(v);
+    }
+    out.push_back(best);
+    if (logits_out) logits_out->push_back(logits);
+    if (std::find(stop_ids.begin(), stop_ids.end(), best) != stop_ids.end()) break;
+    if (i + 1 < steps) st = (*s)->eval(std::span<const TokenId>(&best, 1), &logits, false);
+  }
+  return out;
+}
+
+// Records everything a request delivers; wait() blocks until on_done.
+class RecordingSink : public StreamSink {
+ public:
+  bool on_token(const TokenEvent& e) override {
+    std::function<bool(int)> hook;
+    int n;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      events_.push_back(e);
+      n = static_cast<int>(events_.size());
+      hook = on_token_hook;
+    }
+    return hook ? hook(n) : true;
+  }
+  void on_done(const Completion& c) override {
+    if (on_done_hook) on_done_hook(c);
+    std::lock_guard<std::mutex> lock(m_);
+    completion_ = c;
+    ++n_done_;
+    cv_.notify_all();
+  }
+  // Waits up to a minute (a hang is a failure, not a timing measurement).
+  Completion wait() {
+    std::unique_lock<std::mutex> lock(m_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(60), [&] { return n_done_ > 0; })) << "no on_done";
+    return completion_;
+  }
+  Ids ids() {
+    std::lock_guard<std::mutex> lock(m_);
+    Ids out;
+    for (const TokenEvent& e : events_) out.push_back(e.id);
+    return out;
+  }
+  std::vector<TokenEvent> events() {
+    std::lock_guard<std::mutex> lock(m_);
+    return events_;
+  }
+  int n_done() {
+    std::lock_guard<std::mutex> lock(m_);
+    return n_done_;
+  }
+  // Called on the scheduler thread with the number of tokens received so far; its result is
+  // on_token's. Set before submitting.
+  std::function<bool(int)> on_token_hook;
+  std::function<void(const Completion&)> on_done_hook;
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<TokenEvent> events_;
+  Completion completion_;
+  int n_done_ = 0;
+};
+
+std::unique_ptr<Engine> make_engine(const Model& model, EngineOptions opts) {
+  if (opts.n_threads == 0) opts.n_threads = 2;
+  auto e = Engine::create(model, opts);
+  EXPECT_TRUE(e.ok()) << (e.ok() ? "" : e.error().to_string());
+  return e.ok() ? std::move(e).value() : nullptr;
+}
+
+GenerateRequest greedy_request(const Ids& prompt, int64_t max_tokens) {
+  GenerateRequest r;
+  r.prompt = prompt;
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0.0f;
+  return r;
+}
+
+// Runs one request to completion.
+std::pair<Ids, Completion> run_one(Engine& engine, GenerateRequest r) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto id = engine.submit(std::move(r), sink);
+  EXPECT_TRUE(id.ok()) << (id.ok() ? "" : id.error().to_string());
+  if (!id.ok()) return {};
+  Completion c = sink->wait();
+  EXPECT_EQ(sink->n_done(), 1);
+  return {sink->ids(), c};
+}
+
+#define LOAD_OR_SKIP(var, rel)         \
+  BALEEN_REQUIRE_CONFORMANCE();        \
+  const Model* var = load_cached(rel); \
+  ASSERT_NE(var, nullptr)
+
+TEST(Engine, GreedyMatchesSessionLoop) {
+  LOAD_OR_SKIP(model, kDs2);
+  const Ids ref = greedy_reference(*model, kFixed, 16, 256);
+  for (int64_t chunk : {256, 5}) {  // whole prompt in one step, and in chunks of 5
+    EngineOptions o;
+    o.n_slots = 2;
+    o.n_ctx = 256;
+    o.prefill_chunk = chunk;
+    auto engine = make_engine(*model, o);
+    ASSERT_NE(engine, nullptr);
+    auto [ids, c] = run_one(*engine, greedy_request(kFixed, 16));
+    EXPECT_EQ(ids, ref) << "prefill_chunk " << chunk;
+    EXPECT_EQ(c.reason, FinishReason::kLength);
+    EXPECT_EQ(c.prompt_tokens, 24);
+    EXPECT_EQ(c.cached_tokens, 0);
+    EXPECT_EQ(c.generated_tokens, 16);
+  }
+}
+
+// Six different requests, greedy and sampled, submitted at once.
+std::vector<GenerateRequest> mixed_requests() {
+  std::vector<GenerateRequest> out;
+  const float temps[] = {0.0f, 0.8f, 1.0f, 0.0f, 1.3f, 0.6f};
+  for (int i = 0; i < 6; ++i) {
+    GenerateRequest r;
+    const size_t len = 4 + 5 * static_cast<size_t>(i);  // 4..29 tokens
+    r.prompt.push_back(1);
+    for (size_t k = 1; k < len; ++k) r.prompt.push_back(kFixed[(k + 3 * i) % kFixed.size()]);
+    r.max_tokens = 10 + 3 * i;
+    r.sampling.temperature = temps[i];
+    r.sampling.seed = 1000 + static_cast<uint64_t>(i);
+    if (i == 2) r.sampling.top_k = 40;
+    if (i == 4) r.sampling.top_p = 0.9f;
+    if (i == 5) r.sampling.repetition_penalty = 1.3f;
+    if (i == 1) r.top_logprobs = 3;
+    r.ignore_eos = true;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::pair<Ids, Completion>> run_all(const Model& model, int32_t n_slots) {
+  EngineOptions o;
+  o.n_slots = n_slots;
+  o.n_ctx = 128;
+  o.prefill_chunk = 7;  // prompts take several steps, mixed with other slots' decodes
+  auto engine = make_engine(model, o);
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (GenerateRequest& r : mixed_requests()) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    EXPECT_TRUE(engine->submit(r, sinks.back()).ok());
+  }
+  std::vector<std::pair<Ids, Completion>> out;
+  for (auto& s : sinks) {
+    Completion c = s->wait();
+    out.emplace_back(s->ids(), c);
+  }
+  return out;
+}
+
+TEST(Engine, SameStreamsWithOneOrFourSlots) {
+  LOAD_OR_SKIP(model, kDs2);
+  const auto one = run_all(*model, 1);
+  const auto four = run_all(*model, 4);
+  ASSERT_EQ(one.size(), four.size());
+  const auto reqs = mixed_requests();
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].first, four[i].first) << "request " << i;
+    EXPECT_EQ(one[i].second.reason, FinishReason::kLength) << "request " << i;
+    EXPECT_EQ(four[i].second.reason, FinishReason::kLength) << "request " << i;
+    EXPECT_EQ(static_cast<int64_t>(one[i].first.size()), reqs[i].max_tokens) << "request " << i;
+  }
+  // The greedy ones also match the independent loop.
+  EXPECT_EQ(one[0].first, greedy_reference(*model, reqs[0].prompt, static_cast<int>(reqs[0].max_tokens), 128));
+  EXPECT_EQ(one[3].first, greedy_reference(*model, reqs[3].prompt, static_cast<int>(reqs[3].max_tokens), 128));
+}
+
+TEST(Engine, MaxTokensAndContextFullGiveLength) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 32;
+  auto engine = make_engine(*model, o);
+  auto [ids, c] = run_one(*engine, greedy_request(kFixed, 5));
+  EXPECT_EQ(ids.size(), 5u);
+  EXPECT_EQ(c.reason, FinishReason::kLength);
+  EXPECT_EQ(c.generated_tokens, 5);
+
+  // 24 prompt tokens in a context of 32: 8 generated tokens fill it.
+  GenerateRequest r = greedy_request(kFixed, 1000);
+  r.ignore_eos = true;
+  auto [ids2, c2] = run_one(*engine, r);
+  EXPECT_EQ(c2.reason, FinishReason::kLength);
+  EXPECT_EQ(ids2.size(), 8u);
+  EXPECT_EQ(c2.generated_tokens, 8);
+  EXPECT_EQ(ids2, greedy_reference(*model, kFixed, 8, 32));
+
+  // A prompt of n_ctx - 1 tokens still gets its one token.
+  Ids long_prompt(31, 261);
+  long_prompt[0] = 1;
+  auto [ids3, c3] = run_one(*engine, greedy_request(long_prompt, 10));
+  EXPECT_EQ(ids3.size(), 1u);
+  EXPECT_EQ(c3.reason, FinishReason::kLength);
+}
+
+TEST(Engine, EndOfSequenceStopsUnlessIgnored) {
+  // ds3-micro's random weights reach </s> (id 2) under greedy decoding from some two-token prompts
+  // [BOS, x]: take the first x whose continuation ends with it after a few tokens.
+  LOAD_OR_SKIP(model, kDs3);
+  const std::vector<int64_t>& eos = model->config().eos_token_ids;
+  ASSERT_FALSE(eos.empty());
+  Ids prompt, ref;
+  for (TokenId x = 3; x < 512 && prompt.empty(); ++x) {
+    Ids r = greedy_reference(*model, {1, x}, 30, 64, eos);
+    if (r.size() >= 4 && std::find(eos.begin(), eos.end(), r.back()) != eos.end()) {
+      prompt = {1, x};
+      ref = r;
+    }
+  }
+  ASSERT_FALSE(prompt.empty()) << "no greedy continuation of [BOS, x] reaches EOS";
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 64;
+  auto engine = make_engine(*model, o);
+  auto [ids, c] = run_one(*engine, greedy_request(prompt, 100));
+  EXPECT_EQ(c.reason, FinishReason::kStop);
+  EXPECT_EQ(ids, Ids(ref.begin(), ref.end() - 1));  // the EOS itself is not delivered
+  EXPECT_EQ(c.generated_tokens, static_cast<int64_t>(ref.size()) - 1);
+
+  GenerateRequest r = greedy_request(prompt, static_cast<int64_t>(ref.size()) + 2);
+  r.ignore_eos = true;
+  auto [ids2, c2] = run_one(*engine, r);
+  EXPECT_EQ(c2.reason, FinishReason::kLength);
+  ASSERT_EQ(ids2.size(), ref.size() + 2);
+  EXPECT_EQ(Ids(ids2.begin(), ids2.begin() + static_cast<ptrdiff_t>(ref.size())), ref);  // EOS delivered
+}
+
+TEST(Engine, InvalidRequestsAreRejectedWithNothingDelivered) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 16;
+  auto engine = make_engine(*model, o);
+  const int64_t n_vocab = model->config().n_vocab;
+  struct Case {
+    const char* what;
+    std::function<void(GenerateRequest&)> edit;
+    ErrorCode code;
+  };
+  const std::vector<Case> cases = {
+      {"empty prompt", [](GenerateRequest& r) { r.prompt.clear(); }, ErrorCode::kInvalidArgument},
+      {"id >= n_vocab", [&](GenerateRequest& r) { r.prompt[1] = static_cast<TokenId>(n_vocab); },
+       ErrorCode::kInvalidArgument},
+      {"negative id", [](GenerateRequest& r) { r.prompt[0] = -1; }, ErrorCode::kInvalidArgument},
+      {"max_tokens 0", [](GenerateRequest& r) { r.max_tokens = 0; }, ErrorCode::kInvalidArgument},
+      {"temperature < 0", [](GenerateRequest& r) { r.sampling.temperature = -0.5f; }, ErrorCode::kInvalidArgument},
+      {"top_p 0", [](GenerateRequest& r) { r.sampling.top_p = 0.0f; }, ErrorCode::kInvalidArgument},
+      {"top_logprobs 21", [](GenerateRequest& r) { r.top_logprobs = 21; }, ErrorCode::kInvalidArgument},
+      {"top_logprobs -2", [](GenerateRequest& r) { r.top_logprobs = -2; }, ErrorCode::kInvalidArgument},
+      {"prompt == n_ctx", [](GenerateRequest& r) { r.prompt.assign(16, 261); }, ErrorCode::kOutOfRange},
+  };
+  for (const Case& c : cases) {
+    GenerateRequest r = greedy_request({1, 403, 407}, 4);
+    c.edit(r);
+    auto sink = std::make_shared<RecordingSink>();
+    auto id = engine->submit(r, sink);
+    ASSERT_FALSE(id.ok()) << c.what;
+    EXPECT_EQ(id.error().code(), c.code) << c.what << ": " << id.error().to_string();
+    if (c.code == ErrorCode::kOutOfRange) {
+      EXPECT_NE(id.error().message().find("16"), std::string::npos) << id.error().message();
+    }
+    EXPECT_TRUE(sink->events().empty()) << c.what;
+    EXPECT_EQ(sink->n_done(), 0) << c.what;
+  }
+  EXPECT_FALSE(engine->submit(greedy_request({1}, 1), nullptr).ok());
+  EXPECT_EQ(engine->stats().requests_total, 0);
+  // The largest prompt that fits is accepted.
+  auto [ids, c] = run_one(*engine, greedy_request(Ids(15, 261), 4));
+  EXPECT_EQ(ids.size(), 1u);
+}
+
+// A running request whose sink holds the scheduler at its third token (deliberately, so what the
+// test does meanwhile happens at a known point): the queue fills, then the request is cancelled.
+TEST(Engine, QueueFullThenCancelFreesTheSlot) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.max_queue = 1;
+  o.n_ctx = 256;
+  auto engine = make_engine(*model, o);
+
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool at_third = false, released = false;
+  auto a = std::make_shared<RecordingSink>();
+  a->on_token_hook = [&](int n) {
+    if (n == 3) {
+      std::unique_lock<std::mutex> lock(gate_m);
+      at_third = true;
+      gate_cv.notify_all();
+      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
+    }
+    return true;
+  };
+  EngineStats at_done;
+  a->on_done_hook = [&](const Completion&) { at_done = engine->stats(); };
+  GenerateRequest long_req = greedy_request(kFixed, 200);
+  long_req.ignore_eos = true;
+  auto id_a = engine->submit(long_req, a);
+  ASSERT_TRUE(id_a.ok());
+  {
+    std::unique_lock<std::mutex> lock(gate_m);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_third; }));
+  }
+  auto b = std::make_shared<RecordingSink>();
+  auto id_b = engine->submit(greedy_request(kFixed, 4), b);
+  EXPECT_TRUE(id_b.ok());
+  auto c = std::make_shared<RecordingSink>();
+  auto id_c = engine->submit(greedy_request(kFixed, 4), c);
+  ASSERT_FALSE(id_c.ok());
+  EXPECT_EQ(id_c.error().code(), ErrorCode::kUnavailable);
+  EngineStats s = engine->stats();
+  EXPECT_EQ(s.queue_depth, 1);
+  EXPECT_EQ(s.slots_busy, 1);
+  EXPECT_EQ(s.requests_active, 2);
+
+  engine->cancel(*id_a);
+  {
+    std::lock_guard<std::mutex> lock(gate_m);
+    released = true;
+  }
+  gate_cv.notify_all();
+  Completion ca = a->wait();
+  EXPECT_EQ(ca.reason, FinishReason::kCancelled);
+  EXPECT_EQ(ca.generated_tokens, 3);
+  EXPECT_EQ(a->ids().size(), 3u);
+  EXPECT_EQ(at_done.slots_busy, 0);  // freed before on_done
+
+  Completion cb = b->wait();
+  EXPECT_EQ(cb.reason, FinishReason::kLength);
+  EXPECT_EQ(b->ids(), greedy_reference(*model, kFixed, 4, 256));
+  EXPECT_EQ(c->n_done(), 0);
+  engine->cancel(*id_a);  // finished: no-op
+  s = engine->stats();
+  EXPECT_EQ(s.requests_total, 2);
+  EXPECT_EQ(s.requests_active, 0);
+  EXPECT_EQ(s.slots_busy, 0);
+  EXPECT_EQ(s.queue_depth, 0);
+}
+
+TEST(Engine, CancelQueuedRequestAndFromAnotherThread) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 4096;
+  auto engine = make_engine(*model, o);
+  GenerateRequest long_req = greedy_request(kFixed, 4000);
+  long_req.ignore_eos = true;
+  auto a = std::make_shared<RecordingSink>();
+  auto b = std::make_shared<RecordingSink>();
+  auto id_a = engine->submit(long_req, a);
+  auto id_b = engine->submit(long_req, b);
+  ASSERT_TRUE(id_a.ok() && id_b.ok());
+  engine->cancel(*id_b);  // still queued behind a
+  Completion cb = b->wait();
+  EXPECT_EQ(cb.reason, FinishReason::kCancelled);
+  EXPECT_TRUE(b->ids().empty());
+  engine->cancel(*id_a);
+  Completion ca = a->wait();
+  // a may have produced any number of tokens, but not all of them.
+  EXPECT_EQ(ca.reason, FinishReason::kCancelled);
+  EXPECT_LT(ca.generated_tokens, 4000);
+  EXPECT_EQ(engine->stats().slots_busy, 0);
+}
+
+TEST(Engine, SinkReturningFalseStops) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 128;
+  auto engine = make_engine(*model, o);
+  auto sink = std::make_shared<RecordingSink>();
+  sink->on_token_hook = [](int n) { return n < 4; };
+  ASSERT_TRUE(engine->submit(greedy_request(kFixed, 50), sink).ok());
+  Completion c = sink->wait();
+  EXPECT_EQ(c.reason, FinishReason::kCancelled);
+  EXPECT_EQ(sink->ids().size(), 4u);
+  EXPECT_EQ(c.generated_tokens, 4);
+}
+
+TEST(Engine, PrefixReuseMatchesColdRun) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 128;
+  auto engine = make_engine(*model, o);
+  auto [first, c1] = run_one(*engine, greedy_request(kFixed, 6));
+  EXPECT_EQ(c1.cached_tokens, 0);
+
+  // The next turn: the first prompt, what was generated, then new tokens.
+  Ids next = kFixed;
+  next.insert(next.end(), first.begin(), first.end());
+  next.insert(next.end(), {300, 301, 302});
+  auto [second, c2] = run_one(*engine, greedy_request(next, 8));
+  // The slot holds the prompt and all generated tokens but the last (never evaluated).
+  EXPECT_EQ(c2.cached_tokens, 24 + 5);
+  EXPECT_EQ(second, greedy_reference(*model, next, 8, 128));
+
+  // Exactly the same prompt again: all but its last token are reused.
+  auto [third, c3] = run_one(*engine, greedy_request(next, 8));
+  EXPECT_EQ(c3.cached_tokens, static_cast<int64_t>(next.size()) - 1);
+  EXPECT_EQ(third, second);
+  EXPECT_EQ(engine->stats().prefix_cache_hit_tokens_total, 29 + static_cast<int64_t>(next.size()) - 1);
+}
+
+TEST(Engine, LogprobsAreTheLogSoftmaxOfTheLogits) {
+  LOAD_OR_SKIP(model, kDs2);
+  std::vector<std::vector<float>> ref_logits;
+  const Ids ref = greedy_reference(*model, kFixed, 6, 128, {}, &ref_logits);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 128;
+  auto engine = make_engine(*model, o);
+  GenerateRequest r = greedy_request(kFixed, 6);
+  r.top_logprobs = 5;
+  auto sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(engine->submit(r, sink).ok());
+  sink->wait();
+  const auto events = sink->events();
+  ASSERT_EQ(events.size(), ref.size());
+  for (size_t t = 0; t < events.size(); ++t) {
+    const std::vector<float>& l = ref_logits[t];
+    double mx = -INFINITY, sum = 0.0;
+    for (float v : l) mx = std::max(mx, static_cast<double>(v));
+    for (float v : l) sum += std::exp(v - mx);
+    auto lp = [&](TokenId id) { return l[static_cast<size_t>(id)] - mx - std::log(sum); };
+    EXPECT_EQ(events[t].id, ref[t]);
+    EXPECT_NEAR(events[t].logprob, lp(events[t].id), 1e-4) << "token " << t;
+    ASSERT_EQ(events[t].top.size(), 5u);
+    EXPECT_EQ(events[t].top[0].id, events[t].id);  // greedy: the chosen token is the most probable
+    for (size_t k = 0; k < 5; ++k) {
+      EXPECT_NEAR(events[t].top[k].logprob, lp(events[t].top[k].id), 1e-4);
+      if (k > 0) {
+        EXPECT_GE(events[t].top[k - 1].logprob, events[t].top[k].logprob);
+      }
+    }
+    // Nothing outside the list is more probable than its last entry.
+    size_t more = 0;
+    for (size_t v = 0; v < l.size(); ++v) more += lp(static_cast<TokenId>(v)) > events[t].top[4].logprob + 1e-4;
+    EXPECT_LE(more, 4u);
+  }
+  // Without top_logprobs: no list.
+  r.top_logprobs = 0;
+  auto sink0 = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(engine->submit(r, sink0).ok());
+  sink0->wait();
+  for (const TokenEvent& e : sink0->events()) EXPECT_TRUE(e.top.empty());
+}
+
+TEST(Engine, DestructionCancelsEverything) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 1024;
+  auto engine = make_engine(*model, o);
+  GenerateRequest r = greedy_request(kFixed, 900);
+  r.ignore_eos = true;
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < 3; ++i) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(engine->submit(r, sinks.back()).ok());
+  }
+  engine.reset();
+  for (auto& s : sinks) {
+    EXPECT_EQ(s->n_done(), 1);
+  }
+  EXPECT_EQ(sinks[2]->wait().reason, FinishReason::kCancelled);
+}
+
+TEST(Engine, BadOptionsAreRejected) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 0;
+  EXPECT_FALSE(Engine::create(*model, o).ok());
+  o.n_slots = 1;
+  o.prefill_chunk = 0;
+  EXPECT_FALSE(Engine::create(*model, o).ok());
+}
+
+}  // namespace
+}  // namespace baleen

@@ -18,6 +18,7 @@ struct ServeOpts {
   server::ServerOptions server;
   EngineOptions engine;
   std::string api_key_file;
+  int timeout_s = 60;
 };
 
 int run_serve(ServeOpts o) {
@@ -34,6 +35,7 @@ int run_serve(ServeOpts o) {
     while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
     o.server.api_key = key;
   }
+  o.server.read_timeout_s = o.server.write_timeout_s = o.timeout_s;
   if (o.engine.n_slots < 1 || o.engine.n_ctx < 2) {
     print_error("serve", "-np must be >= 1 and -c >= 2");
     return 1;
@@ -97,7 +99,7 @@ Runner add_serve(CLI::App& app) {
   sub->add_option("--port", o->server.port, "port (0: any free port)")->capture_default_str();
   sub->add_option("--api-key", o->server.api_key, "require this key (Authorization: Bearer KEY) on the API");
   sub->add_option("--api-key-file", o->api_key_file, "read the API key from a file");
-  sub->add_option("-np,--parallel", o->engine.n_slots, "sequences decoded at once (slots)")->capture_default_str();
+  sub->add_option("--np,--parallel", o->engine.n_slots, "sequences decoded at once (slots)")->capture_default_str();
   sub->add_option("-c,--ctx-size", o->engine.n_ctx, "context per slot in tokens")->capture_default_str();
   sub->add_option("--queue", o->engine.max_queue, "waiting requests beyond the slots; more get 503")
       ->capture_default_str();
@@ -107,9 +109,7 @@ Runner add_serve(CLI::App& app) {
                   "chat template when the model has none: deepseek-v3|deepseek-r1|deepseek-v3.1|qwen3|llama3|deepseek-v2");
   sub->add_option("--alias", o->server.model_alias, "model id reported by /v1/models (default: the file name)");
   sub->add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes")->capture_default_str();
-  sub->add_option("--timeout", o->server.read_timeout_s, "read/write timeout for silent clients, seconds")
-      ->capture_default_str()
-      ->each([o](const std::string&) { o->server.write_timeout_s = o->server.read_timeout_s; });
+  sub->add_option("--timeout", o->timeout_s, "read/write timeout for silent clients, seconds")->capture_default_str();
   sub->add_option("--http-threads", o->server.http_threads, "connections served at once (0: 4 x slots + 16)");
   return [o]() -> int { return run_serve(*o); };
 }

@@ -169,14 +169,15 @@ Result<ChatPrompt> PromptBuilder::chat(std::vector<ChatMessage> messages, std::o
     messages.pop_back();
   }
   for (auto& m : messages) pre_transform(kind_, m);
-  // Sentinels that occur in no message text.
+  // Sentinels that occur in no message text. \x01..\x03 rather than \x1c..\x1f: Python's str.strip()
+  // (Llama-3's template trims content) treats the latter as whitespace.
   std::string open, close;
   std::mt19937_64 rng(std::random_device{}());
   for (;;) {
     char nonce[32];
     std::snprintf(nonce, sizeof nonce, "%016llx", static_cast<unsigned long long>(rng()));
-    open = std::string("\x1d") + nonce + "\x1e";
-    close = std::string("\x1d") + nonce + "\x1f";
+    open = std::string("\x01") + nonce + "\x02";
+    close = std::string("\x01") + nonce + "\x03";
     if (!contains(messages, nonce) && prefix.find(nonce) == std::string::npos) break;
   }
   ChatPrompt result;

@@ -199,7 +199,12 @@ void Server::Impl::setup_routes() {
         send_error(res, ApiError{404, "not_found_error", "unknown route: " + req.method + " " + req.path, "", ""});
         break;
       case 413:
-        send_error(res, ApiError{413, "invalid_request_error", "the request body is too large", "", ""});
+        // httplib caps form-encoded bodies at 8 KiB whatever the payload limit.
+        send_error(res, ApiError{413, "invalid_request_error",
+                                 req.get_header_value("Content-Type").find("x-www-form-urlencoded") != std::string::npos
+                                     ? "form-encoded bodies are limited to 8 KiB: send Content-Type: application/json"
+                                     : "the request body is too large",
+                                 "", ""});
         break;
       case 405:
         send_error(res, ApiError{405, "invalid_request_error", "method not allowed", "", ""});

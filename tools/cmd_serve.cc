@@ -105,8 +105,9 @@ Runner add_serve(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--cache-dir", o->engine.cache_dir, "disk tier of the prefix cache");
   sub->add_option("-t,--threads", o->engine.n_threads, "compute threads (0: all CPUs)")->capture_default_str();
-  sub->add_option("--chat-template", o->server.chat_template,
-                  "chat template when the model has none: deepseek-v3|deepseek-r1|deepseek-v3.1|qwen3|llama3|deepseek-v2");
+  sub->add_option(
+      "--chat-template", o->server.chat_template,
+      "chat template when the model has none: deepseek-v3|deepseek-r1|deepseek-v3.1|qwen3|llama3|deepseek-v2");
   sub->add_option("--alias", o->server.model_alias, "model id reported by /v1/models (default: the file name)");
   sub->add_option("--max-body", o->server.max_body_bytes, "largest request body in bytes")->capture_default_str();
   sub->add_option("--timeout", o->timeout_s, "read/write timeout for silent clients, seconds")->capture_default_str();

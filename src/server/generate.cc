@@ -15,8 +15,10 @@ using Clock = std::chrono::steady_clock;
 const char* finish_name(FinishReason r, bool stopped_by_text) {
   if (stopped_by_text) return "stop";
   switch (r) {
-    case FinishReason::kLength: return "length";
-    default: return "stop";
+    case FinishReason::kLength:
+      return "length";
+    default:
+      return "stop";
   }
 }
 
@@ -76,9 +78,7 @@ struct Job {
     for (auto& e : d->logprobs) logprobs[c].push_back(e);
   }
 
-  std::string finish_reason(int c) const {
-    return finish_name(completions[c].reason, texts[c].stopped());
-  }
+  std::string finish_reason(int c) const { return finish_name(completions[c].reason, texts[c].stopped()); }
 
   json usage() const {
     int64_t completion = 0, reasoning_tokens = 0;
@@ -129,7 +129,8 @@ struct Job {
   json response(bool want_logprobs) const {
     json choices = json::array();
     for (size_t c = 0; c < texts.size(); ++c) {
-      json ch = {{"index", c}, {"logprobs", logprobs_json(logprobs[c], want_logprobs)},
+      json ch = {{"index", c},
+                 {"logprobs", logprobs_json(logprobs[c], want_logprobs)},
                  {"finish_reason", finish_reason(static_cast<int>(c))}};
       if (chat) {
         json msg = {{"role", "assistant"}, {"content", content[c]}};

@@ -27,8 +27,8 @@ void Mailbox::pop_all(std::vector<MailItem>* out, std::chrono::milliseconds wait
 
 void Mailbox::close() { closed_.store(true); }
 
-ChoiceSink::ChoiceSink(std::shared_ptr<Mailbox> box, int choice, std::vector<TokenId> stop_ids,
-                       ServerMetrics* metrics, std::chrono::steady_clock::time_point arrival)
+ChoiceSink::ChoiceSink(std::shared_ptr<Mailbox> box, int choice, std::vector<TokenId> stop_ids, ServerMetrics* metrics,
+                       std::chrono::steady_clock::time_point arrival)
     : box_(std::move(box)), choice_(choice), stop_ids_(std::move(stop_ids)), metrics_(metrics), arrival_(arrival) {}
 
 bool ChoiceSink::on_token(const TokenEvent& event) {
@@ -74,8 +74,8 @@ std::string sanitize_utf8(std::string_view bytes) {
   return out;
 }
 
-ChoiceText::ChoiceText(const Tokenizer& tok, std::vector<std::string> stops, bool split_reasoning,
-                       bool opens_reasoning, int top_logprobs)
+ChoiceText::ChoiceText(const Tokenizer& tok, std::vector<std::string> stops, bool split_reasoning, bool opens_reasoning,
+                       int top_logprobs)
     : tok_(tok), decoder_(tok, /*skip_special=*/true), stop_(std::move(stops)), top_logprobs_(top_logprobs) {
   if (split_reasoning) splitter_.emplace(opens_reasoning);
 }

@@ -15,7 +15,7 @@ namespace baleen::server {
 // Cumulative histogram with fixed bucket bounds in seconds.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+  static constexpr std::array<double, 14> kBounds = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1,  0.25,
                                                      0.5,   1.0,  2.5,   5.0,  10.0,  30.0, 60.0};
   void observe(double seconds);
   // Appends the _bucket/_sum/_count lines of `name`.

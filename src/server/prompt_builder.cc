@@ -139,7 +139,8 @@ Result<std::vector<TokenId>> PromptBuilder::tokenize_marked(std::string_view mar
     size_t o = marked.find(open, pos);
     size_t c = marked.find(close, pos);
     if (o == std::string_view::npos) {
-      if (c != std::string_view::npos) return Error(ErrorCode::kInternal, "chat template rendering lost a message start");
+      if (c != std::string_view::npos)
+        return Error(ErrorCode::kInternal, "chat template rendering lost a message start");
       template_text(marked.substr(pos));
       break;
     }

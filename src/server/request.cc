@@ -12,13 +12,20 @@ using json = nlohmann::json;
 
 const char* type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::number_float: return "a float";
-    default: return "an integer";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::number_float:
+      return "a float";
+    default:
+      return "an integer";
   }
 }
 
@@ -69,9 +76,9 @@ std::optional<ApiError> get_int(const json& j, const char* key, int64_t lo, int6
     v = it->get<int64_t>();
   }
   if (v < lo || v > hi) {
-    return invalid_request("'" + std::string(key) + "' must be an integer in [" + std::to_string(lo) + ", " +
-                               std::to_string(hi) + "]",
-                           key);
+    return invalid_request(
+        "'" + std::string(key) + "' must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
+        key);
   }
   *out = v;
   if (given) *given = true;
@@ -86,9 +93,9 @@ std::optional<ApiError> get_bool(const json& j, const char* key, bool* out) {
   return std::nullopt;
 }
 
-#define BALEEN_API_TRY(expr)              \
-  do {                                    \
-    if (auto _e = (expr)) return *_e;     \
+#define BALEEN_API_TRY(expr)          \
+  do {                                \
+    if (auto _e = (expr)) return *_e; \
   } while (0)
 
 std::optional<ApiError> parse_generation(const json& j, const RequestLimits& lim, bool chat, GenerationParams* g) {
@@ -293,8 +300,7 @@ std::optional<ApiError> parse_chat_request(const json& j, const RequestLimits& l
       return invalid_request("'" + p + ".role' must be one of system, developer, user, assistant", p + ".role");
     }
     if (auto tc = m.find("tool_calls"); tc != m.end() && !tc->is_null() && !(tc->is_array() && tc->empty())) {
-      return ApiError{400, "not_supported_error", "tool calls are not supported by this server", p + ".tool_calls",
-                      ""};
+      return ApiError{400, "not_supported_error", "tool calls are not supported by this server", p + ".tool_calls", ""};
     }
     BALEEN_API_TRY(get_content(m, i, cm.role == "assistant", &cm.content));
     if (auto rc = m.find("reasoning_content"); rc != m.end() && !rc->is_null()) {
@@ -348,8 +354,8 @@ std::optional<ApiError> parse_chat_request(const json& j, const RequestLimits& l
   if (auto t = j.find("tools"); t != j.end() && !t->is_null() && !(t->is_array() && t->empty())) {
     auto tc = j.find("tool_choice");
     if (!(tc != j.end() && tc->is_string() && tc->get<std::string>() == "none")) {
-      return ApiError{400, "not_supported_error", "'tools' (function calling) is not supported by this server",
-                      "tools", ""};
+      return ApiError{400, "not_supported_error", "'tools' (function calling) is not supported by this server", "tools",
+                      ""};
     }
   }
   return std::nullopt;

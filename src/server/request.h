@@ -19,11 +19,11 @@
 namespace baleen::server {
 
 struct RequestLimits {
-  int max_depth = 64;          // JSON nesting
-  int max_n = 8;               // choices per request
-  int max_stop = 16;           // stop strings (DeepSeek's limit)
+  int max_depth = 64;           // JSON nesting
+  int max_n = 8;                // choices per request
+  int max_stop = 16;            // stop strings (DeepSeek's limit)
   size_t max_stop_bytes = 256;  // per stop string
-  int max_top_logprobs = 20;   // OpenAI's limit
+  int max_top_logprobs = 20;    // OpenAI's limit
   size_t max_messages = 4096;
 };
 

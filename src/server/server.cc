@@ -29,8 +29,7 @@ std::string random_hex(size_t n) {
 }
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 namespace {
@@ -243,7 +242,8 @@ void Server::Impl::setup_routes() {
   auto models = [this](const httplib::Request&, httplib::Response& res) {
     auto sv = current();
     json data = json::array();
-    if (sv) data.push_back({{"id", sv->model_id}, {"object", "model"}, {"created", sv->created}, {"owned_by", "baleen"}});
+    if (sv)
+      data.push_back({{"id", sv->model_id}, {"object", "model"}, {"created", sv->created}, {"owned_by", "baleen"}});
     res.set_content(dump_json(json{{"object", "list"}, {"data", data}}), "application/json");
   };
   http.Get("/v1/models", models);
@@ -280,10 +280,11 @@ void Server::Impl::setup_routes() {
     json j;
     if (auto e = parse_body(req.body, opt.limits, &j)) return send_error(res, *e);
     auto c = j.find("content");
-    if (c == j.end() || !c->is_string()) return send_error(res, invalid_request("'content' must be a string", "content"));
+    if (c == j.end() || !c->is_string())
+      return send_error(res, invalid_request("'content' must be a string", "content"));
     bool add_special = false, parse_special = false, with_pieces = false;
-    for (auto [k, p] : {std::pair{"add_special", &add_special}, {"parse_special", &parse_special},
-                        {"with_pieces", &with_pieces}}) {
+    for (auto [k, p] :
+         {std::pair{"add_special", &add_special}, {"parse_special", &parse_special}, {"with_pieces", &with_pieces}}) {
       if (auto f = j.find(k); f != j.end() && !f->is_null()) {
         if (!f->is_boolean()) return send_error(res, invalid_request(std::string("'") + k + "' must be a boolean", k));
         *p = f->get<bool>();
@@ -312,17 +313,20 @@ void Server::Impl::setup_routes() {
     const int64_t n_vocab = static_cast<int64_t>(sv->tok().vocab_size());
     for (const auto& v : *t) {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= n_vocab) {
-        return send_error(res, invalid_request("'tokens' must hold token ids in [0, " + std::to_string(n_vocab) + ")",
-                                               "tokens"));
+        return send_error(
+            res, invalid_request("'tokens' must hold token ids in [0, " + std::to_string(n_vocab) + ")", "tokens"));
       }
       ids.push_back(static_cast<TokenId>(v.get<int64_t>()));
     }
     res.set_content(dump_json(json{{"content", sanitize_utf8(sv->tok().decode(ids, false))}}), "application/json");
   });
 
-  http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, true); });
-  http.Post("/chat/completions", [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, true); });
-  http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, false); });
+  http.Post("/v1/chat/completions",
+            [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, true); });
+  http.Post("/chat/completions",
+            [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, true); });
+  http.Post("/v1/completions",
+            [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, false); });
   http.Post("/completions", [this](const httplib::Request& q, httplib::Response& r) { handle_generate(q, r, false); });
 }
 

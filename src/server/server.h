@@ -24,15 +24,15 @@ namespace baleen::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;              // 0: any free port (see Server::port())
-  std::string api_key;          // "" : no authentication
+  int port = 8080;      // 0: any free port (see Server::port())
+  std::string api_key;  // "" : no authentication
   size_t max_body_bytes = 16u << 20;
-  int read_timeout_s = 60;      // a client silent this long while sending is dropped
-  int write_timeout_s = 60;     // a client not reading this long is dropped (and cancelled)
-  int http_threads = 0;         // connections served at once (0: 4 * slots + 16)
+  int read_timeout_s = 60;        // a client silent this long while sending is dropped
+  int write_timeout_s = 60;       // a client not reading this long is dropped (and cancelled)
+  int http_threads = 0;           // connections served at once (0: 4 * slots + 16)
   int keepalive_interval_s = 15;  // SSE ": keep-alive" comment when nothing else was sent
-  std::string model_alias;      // "" : the model file's name
-  std::string chat_template;    // "" : the model's own; else a family name (deepseek-v3, ...)
+  std::string model_alias;        // "" : the model file's name
+  std::string chat_template;      // "" : the model's own; else a family name (deepseek-v3, ...)
   RequestLimits limits;
 };
 

@@ -24,9 +24,9 @@ struct Serving {
   std::string model_id;
   int64_t created = 0;
   std::optional<ChatTemplateKind> template_kind;
-  std::string template_error;  // why chat is unavailable when template_kind is empty
+  std::string template_error;              // why chat is unavailable when template_kind is empty
   std::unique_ptr<PromptBuilder> prompts;  // null without a tokenizer
-  std::vector<TokenId> stop_ids;       // end of sequence / end of turn
+  std::vector<TokenId> stop_ids;           // end of sequence / end of turn
   Engine& engine() const { return *backend.engine; }
   const Tokenizer& tok() const { return *backend.model->tokenizer(); }
 };

@@ -199,8 +199,12 @@ TEST(Request, ValidatesBodyAndFields) {
   // NaN cannot be written in JSON; 1e999 parses as infinity in some parsers: rejected as out of range.
   EXPECT_TRUE(chat({{"messages", msgs}, {"temperature", std::numeric_limits<double>::infinity()}}).has_value());
   ChatRequest ok;
-  EXPECT_FALSE(parse_chat_request({{"messages", msgs}, {"max_completion_tokens", 5}, {"unknown_field", 1},
-                                   {"thinking", {{"type", "enabled"}}}, {"stop", "x"}, {"seed", -1}},
+  EXPECT_FALSE(parse_chat_request({{"messages", msgs},
+                                   {"max_completion_tokens", 5},
+                                   {"unknown_field", 1},
+                                   {"thinking", {{"type", "enabled"}}},
+                                   {"stop", "x"},
+                                   {"seed", -1}},
                                   lim, &ok)
                    .has_value());
   EXPECT_EQ(ok.gen.max_tokens, 5);

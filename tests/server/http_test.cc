@@ -255,7 +255,9 @@ TEST(Http, StreamingFramingAndSameTextAsNonStreamed) {
     EXPECT_EQ(e["id"], first["id"]);
     EXPECT_EQ(e["object"], "chat.completion.chunk");
     const json& ch = e["choices"][0];
-    if (i > 0) EXPECT_FALSE(ch["delta"].contains("role"));
+    if (i > 0) {
+      EXPECT_FALSE(ch["delta"].contains("role"));
+    }
     if (!ch["finish_reason"].is_null()) {
       finish = ch["finish_reason"];
       EXPECT_FALSE(ch["delta"].contains("content"));

@@ -194,7 +194,9 @@ TEST(Request, ValidatesBodyAndFields) {
     auto err = chat(body);
     ASSERT_TRUE(err.has_value()) << k << "=" << v.dump();
     EXPECT_EQ(err->status, 400);
-    if (k != "stop" || v.is_array()) EXPECT_EQ(err->param, k);
+    if (k != "stop" || v.is_array()) {
+      EXPECT_EQ(err->param, k);
+    }
   }
   // NaN cannot be written in JSON; 1e999 parses as infinity in some parsers: rejected as out of range.
   EXPECT_TRUE(chat({{"messages", msgs}, {"temperature", std::numeric_limits<double>::infinity()}}).has_value());

@@ -51,6 +51,11 @@ struct Completion {
   int64_t cached_tokens = 0;     // prompt tokens reused from the prefix cache
   int64_t generated_tokens = 0;  // tokens delivered through on_token (an end-of-sequence token is not)
   std::string error;             // when reason == kError
+  // Wall-clock phases of the request, in milliseconds: waiting in the queue, from taking a slot to
+  // the first sampled token (prefill), from there to the end (decode).
+  double queue_ms = 0.0;
+  double prefill_ms = 0.0;
+  double decode_ms = 0.0;
 };
 
 // Receives a request's output. Called on the engine's scheduler thread: implementations must only
@@ -93,7 +98,8 @@ class Engine {
   static Result<std::unique_ptr<Engine>> create(const Model& model, const EngineOptions& opts);
   virtual ~Engine() = default;  // cancels everything, joins the scheduler
 
-  // Queues a request. Errors (nothing queued, the sink is not called): kInvalidArgument for a bad
+  // Queues a request. Its tokens may reach the sink (on the scheduler thread) before submit returns.
+  // Errors (nothing queued, the sink is not called): kInvalidArgument for a bad
   // request (empty prompt, token id outside the vocabulary, max_tokens < 1, bad sampling values,
   // top_logprobs > 20); kOutOfRange when prompt + 1 exceeds the slot context; kUnavailable when
   // the queue is full.

@@ -85,6 +85,7 @@ Result<RequestId> EngineImpl::submit(GenerateRequest request, std::shared_ptr<St
   auto req = std::make_shared<Request>();
   req->params = std::move(request);
   req->sink = std::move(sink);
+  req->submitted = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stop_) return make_error(ErrorCode::kUnavailable, "the engine is shutting down");

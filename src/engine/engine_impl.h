@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "engine/engine.h"
 #include "engine/logprobs.h"
 #include "engine/sampling.h"
+#include "engine/step_forward.h"
 
 namespace baleen {
 
@@ -48,6 +50,7 @@ class EngineImpl final : public Engine {
     GenerateRequest params;
     std::shared_ptr<StreamSink> sink;
     std::atomic<bool> cancelled{false};
+    std::chrono::steady_clock::time_point submitted, admitted, first_token;
   };
 
   // One session and the request it runs. `tokens` mirrors what the session holds (its KV cache),
@@ -72,6 +75,9 @@ class EngineImpl final : public Engine {
   bool step();
   // Picks a free slot for `prompt` (longest common prefix, then least recently used); -1: none.
   int choose_slot(const std::vector<TokenId>& prompt) const;
+  // The cross-slot prefix cache's two hooks (no-ops until it is plugged in; see scheduler.cc).
+  size_t prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot);
+  void prefix_cache_insert(const Slot& slot);
   // Binds `req` to slot `s` (truncating its cache to the common prefix). Called without the lock.
   void admit(int s, std::shared_ptr<Request> req);
   // Samples, reports and finishes as needed after slot s evaluated its last prompt token or its
@@ -80,6 +86,7 @@ class EngineImpl final : public Engine {
   // Frees slot s (the busy count and stats first), then calls on_done.
   void finish_slot(int s, FinishReason reason, std::string error = {});
   void finish_unstarted(const std::shared_ptr<Request>& req, FinishReason reason);
+  static Completion completion_of(const Request& req, FinishReason reason);
 
   const Model& model_;
   EngineOptions opts_;
@@ -87,6 +94,10 @@ class EngineImpl final : public Engine {
   ThreadPool pool_;
   std::vector<Slot> slots_;
   LogprobCalculator logprobs_;
+  // One step's forward, reused across steps (scheduler thread only).
+  std::vector<StepItem> items_;
+  std::vector<int> item_slot_;
+  std::vector<uint8_t> item_prefill_;
   uint64_t admissions_ = 0;
 
   mutable std::mutex mutex_;

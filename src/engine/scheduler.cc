@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "engine/engine_impl.h"
-#include "engine/step_forward.h"
 
 namespace baleen {
 namespace {
@@ -21,7 +20,23 @@ size_t reusable_prefix(const std::vector<TokenId>& cached, const std::vector<Tok
   return std::min(common_prefix(cached, prompt), prompt.size() - 1);
 }
 
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
 }  // namespace
+
+Completion EngineImpl::completion_of(const Request& req, FinishReason reason) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now(), none{};
+  Completion c;
+  c.reason = reason;
+  c.prompt_tokens = static_cast<int64_t>(req.params.prompt.size());
+  c.queue_ms = ms_between(req.submitted, req.admitted == none ? now : req.admitted);
+  if (req.admitted != none) c.prefill_ms = ms_between(req.admitted, req.first_token == none ? now : req.first_token);
+  if (req.first_token != none) c.decode_ms = ms_between(req.first_token, now);
+  return c;
+}
 
 void EngineImpl::scheduler_loop() {
   while (step()) {
@@ -45,19 +60,36 @@ int EngineImpl::choose_slot(const std::vector<TokenId>& prompt) const {
   return best;
 }
 
+// PREFIX CACHE HOOK (lookup). The cross-slot prefix cache (engine/prefix_cache.h, a radix tree with
+// a disk tier, EngineOptions::cache_dir / cache_tokens) plugs in here: if it holds a prefix of
+// `prompt` longer than `in_slot` (what this slot's own cache already shares with the prompt), load
+// it into slot.session and return its length, with slot.tokens set to the prompt's first that many
+// tokens; otherwise return `in_slot` and leave the slot alone. With PrefixCache::restore (which
+// wants an empty session): truncate(0), restore(prompt, session), and on a shorter result or an
+// error fall back to re-evaluating (tokens cleared, return 0). The result must be
+// <= prompt.size() - 1 (the last prompt token is always evaluated, for its logits).
+size_t EngineImpl::prefix_cache_lookup(Slot& slot, const std::vector<TokenId>& prompt, size_t in_slot) {
+  (void)slot;
+  (void)prompt;
+  return in_slot;
+}
+
+// PREFIX CACHE HOOK (insert). Called once per request, when its whole prompt has been evaluated:
+// slot.tokens is the prompt and slot.session holds exactly its KV (PrefixCache::insert(slot.tokens,
+// *slot.session)).
+void EngineImpl::prefix_cache_insert(const Slot& slot) { (void)slot; }
+
 void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
   Slot& slot = slots_[static_cast<size_t>(s)];
   const std::vector<TokenId>& prompt = req->params.prompt;
-  size_t common = reusable_prefix(slot.tokens, prompt);
-  // PREFIX CACHE HOOK (lookup): the cross-slot prefix cache (engine/prefix_cache.h) goes here. If it
-  // holds a prefix of `prompt` longer than `common`, copy that prefix's KV into slot.session,
-  // set slot.tokens to it and `common` to its length (keeping common <= prompt.size() - 1).
+  const size_t common = prefix_cache_lookup(slot, prompt, reusable_prefix(slot.tokens, prompt));
   slot.session->truncate(static_cast<int64_t>(common));
   slot.tokens.resize(common);
   slot.prompt_pos = common;
   slot.cached = static_cast<int64_t>(common);
   slot.generated = 0;
   slot.last_used = ++admissions_;
+  req->admitted = std::chrono::steady_clock::now();
   slot.sampler.emplace(req->params.sampling);
   for (TokenId id : prompt) slot.sampler->accept(id);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -76,13 +108,10 @@ void EngineImpl::finish_slot(int s, FinishReason reason, std::string error) {
     live_.erase(req->id);
   }
   slot.sampler.reset();
-  Completion c;
-  c.reason = reason;
-  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
+  Completion c = completion_of(*req, reason);
   c.cached_tokens = slot.cached;
   c.generated_tokens = slot.generated;
   c.error = std::move(error);
-  wake_.notify_all();  // a queued request may take the slot (and tests wait on stats)
   req->sink->on_done(c);
 }
 
@@ -91,15 +120,13 @@ void EngineImpl::finish_unstarted(const std::shared_ptr<Request>& req, FinishRea
     std::lock_guard<std::mutex> lock(mutex_);
     live_.erase(req->id);
   }
-  Completion c;
-  c.reason = reason;
-  c.prompt_tokens = static_cast<int64_t>(req->params.prompt.size());
-  req->sink->on_done(c);
+  req->sink->on_done(completion_of(*req, reason));
 }
 
 void EngineImpl::after_logits(int s) {
   Slot& slot = slots_[static_cast<size_t>(s)];
   Request& req = *slot.active;
+  if (slot.generated == 0) req.first_token = std::chrono::steady_clock::now();
   const TokenId id = slot.sampler->sample(slot.logits);
   slot.sampler->accept(id);
   if (!req.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end()) {
@@ -167,9 +194,12 @@ bool EngineImpl::step() {
   if (stopping) return false;
 
   // One forward for every busy slot: a prompt chunk or the last sampled token.
-  std::vector<StepItem> items;
-  std::vector<int> item_slot;
-  std::vector<bool> item_prefill;
+  std::vector<StepItem>& items = items_;
+  std::vector<int>& item_slot = item_slot_;
+  std::vector<uint8_t>& item_prefill = item_prefill_;
+  items.clear();
+  item_slot.clear();
+  item_prefill.clear();
   for (size_t s = 0; s < slots_.size(); ++s) {
     Slot& slot = slots_[s];
     if (!slot.active) continue;
@@ -205,8 +235,7 @@ bool EngineImpl::step() {
     if (item_prefill[i]) {
       slot.prompt_pos += items[i].tokens.size();
       if (slot.prefilling()) continue;
-      // PREFIX CACHE HOOK (insert): the prompt's KV is complete in slot.session here; the
-      // cross-slot prefix cache would record slot.tokens (== the prompt) and copy or reference it.
+      prefix_cache_insert(slot);
     }
     after_logits(s);
   }

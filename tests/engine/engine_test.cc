@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "engine/sampling.h"
 #include "testing.h"
 
 namespace baleen {
@@ -176,24 +177,57 @@ TEST(Engine, GreedyMatchesSessionLoop) {
     EXPECT_EQ(c.prompt_tokens, 24);
     EXPECT_EQ(c.cached_tokens, 0);
     EXPECT_EQ(c.generated_tokens, 16);
+    EXPECT_GE(c.queue_ms, 0.0);  // phases are reported (values not checked: no timing in tests)
+    EXPECT_GE(c.prefill_ms, 0.0);
+    EXPECT_GE(c.decode_ms, 0.0);
   }
 }
 
-// Six different requests, greedy and sampled, submitted at once.
+// Reference for sampled decoding: one Session and one Sampler (engine/sampling.h, tested on its
+// own) driven directly, the prompt accepted into the sampler's history first.
+Ids sampled_reference(const Model& model, const GenerateRequest& r, int64_t n_ctx) {
+  SessionOptions so;
+  so.n_ctx = n_ctx;
+  auto s = Session::create(model, ref_pool(), so);
+  EXPECT_TRUE(s.ok());
+  Sampler sampler(r.sampling);
+  for (TokenId id : r.prompt) sampler.accept(id);
+  Ids out;
+  std::vector<float> logits;
+  Status st = (*s)->eval(r.prompt, &logits, false);
+  for (int64_t i = 0; i < r.max_tokens && st.ok(); ++i) {
+    const TokenId id = sampler.sample(logits);
+    sampler.accept(id);
+    out.push_back(id);
+    if (i + 1 < r.max_tokens) st = (*s)->eval(std::span<const TokenId>(&id, 1), &logits, false);
+  }
+  EXPECT_TRUE(st.ok());
+  return out;
+}
+
+// Eight different requests, greedy and sampled, submitted at once. The last two share a 20-token
+// prefix, so with few slots the second reuses the first's cache.
 std::vector<GenerateRequest> mixed_requests() {
   std::vector<GenerateRequest> out;
-  const float temps[] = {0.0f, 0.8f, 1.0f, 0.0f, 1.3f, 0.6f};
-  for (int i = 0; i < 6; ++i) {
+  const float temps[] = {0.0f, 0.8f, 1.0f, 0.0f, 1.3f, 0.6f, 1.0f, 1.0f};
+  for (int i = 0; i < 8; ++i) {
     GenerateRequest r;
-    const size_t len = 4 + 5 * static_cast<size_t>(i);  // 4..29 tokens
+    const size_t len = i < 6 ? 4 + 5 * static_cast<size_t>(i) : 26;  // 4..29 tokens
     r.prompt.push_back(1);
-    for (size_t k = 1; k < len; ++k) r.prompt.push_back(kFixed[(k + 3 * i) % kFixed.size()]);
+    for (size_t k = 1; k < len; ++k) {
+      if (i < 6) {
+        r.prompt.push_back(kFixed[(k + 3 * i) % kFixed.size()]);
+      } else {
+        r.prompt.push_back(k < 20 ? kFixed[k] : static_cast<TokenId>(300 + i + k));
+      }
+    }
     r.max_tokens = 10 + 3 * i;
     r.sampling.temperature = temps[i];
     r.sampling.seed = 1000 + static_cast<uint64_t>(i);
     if (i == 2) r.sampling.top_k = 40;
     if (i == 4) r.sampling.top_p = 0.9f;
     if (i == 5) r.sampling.repetition_penalty = 1.3f;
+    if (i == 7) r.sampling.min_p = 0.05f;
     if (i == 1) r.top_logprobs = 3;
     r.ignore_eos = true;
     out.push_back(r);
@@ -201,40 +235,63 @@ std::vector<GenerateRequest> mixed_requests() {
   return out;
 }
 
-std::vector<std::pair<Ids, Completion>> run_all(const Model& model, int32_t n_slots) {
+struct RunAll {
+  std::vector<std::pair<Ids, Completion>> results;
+  EngineStats stats;
+};
+
+RunAll run_all(const Model& model, int32_t n_slots, int64_t prefill_chunk) {
   EngineOptions o;
   o.n_slots = n_slots;
   o.n_ctx = 128;
-  o.prefill_chunk = 7;  // prompts take several steps, mixed with other slots' decodes
+  o.prefill_chunk = prefill_chunk;  // 7: prompts take several steps, mixed with other slots' decodes
   auto engine = make_engine(model, o);
   std::vector<std::shared_ptr<RecordingSink>> sinks;
   for (GenerateRequest& r : mixed_requests()) {
     sinks.push_back(std::make_shared<RecordingSink>());
     EXPECT_TRUE(engine->submit(r, sinks.back()).ok());
   }
-  std::vector<std::pair<Ids, Completion>> out;
+  RunAll out;
   for (auto& s : sinks) {
     Completion c = s->wait();
-    out.emplace_back(s->ids(), c);
+    out.results.emplace_back(s->ids(), c);
   }
+  out.stats = engine->stats();
   return out;
 }
 
 TEST(Engine, SameStreamsWithOneOrFourSlots) {
   LOAD_OR_SKIP(model, kDs2);
-  const auto one = run_all(*model, 1);
-  const auto four = run_all(*model, 4);
-  ASSERT_EQ(one.size(), four.size());
   const auto reqs = mixed_requests();
-  for (size_t i = 0; i < one.size(); ++i) {
-    EXPECT_EQ(one[i].first, four[i].first) << "request " << i;
-    EXPECT_EQ(one[i].second.reason, FinishReason::kLength) << "request " << i;
-    EXPECT_EQ(four[i].second.reason, FinishReason::kLength) << "request " << i;
-    EXPECT_EQ(static_cast<int64_t>(one[i].first.size()), reqs[i].max_tokens) << "request " << i;
+  const RunAll one = run_all(*model, 1, 7);
+  for (auto [n_slots, chunk] : {std::pair<int32_t, int64_t>{4, 7}, {3, 256}}) {
+    const RunAll many = run_all(*model, n_slots, chunk);
+    ASSERT_EQ(one.results.size(), many.results.size());
+    for (size_t i = 0; i < one.results.size(); ++i) {
+      EXPECT_EQ(one.results[i].first, many.results[i].first) << "request " << i << ", " << n_slots << " slots";
+      EXPECT_EQ(many.results[i].second.reason, FinishReason::kLength) << "request " << i;
+    }
+    EXPECT_EQ(many.stats.generated_tokens_total, one.stats.generated_tokens_total);
+    EXPECT_EQ(many.stats.requests_total, 8);
   }
-  // The greedy ones also match the independent loop.
-  EXPECT_EQ(one[0].first, greedy_reference(*model, reqs[0].prompt, static_cast<int>(reqs[0].max_tokens), 128));
-  EXPECT_EQ(one[3].first, greedy_reference(*model, reqs[3].prompt, static_cast<int>(reqs[3].max_tokens), 128));
+  int64_t generated = 0, prompt = 0;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(one.results[i].second.reason, FinishReason::kLength) << "request " << i;
+    EXPECT_EQ(static_cast<int64_t>(one.results[i].first.size()), reqs[i].max_tokens) << "request " << i;
+    generated += reqs[i].max_tokens;
+    prompt += static_cast<int64_t>(reqs[i].prompt.size());
+  }
+  // One slot: request 7 reuses the 20-token prefix it shares with request 6 (the slot's previous
+  // occupant); the others share only BOS with their predecessor.
+  EXPECT_EQ(one.results[7].second.cached_tokens, 20);
+  EXPECT_EQ(one.stats.generated_tokens_total, generated);
+  EXPECT_EQ(one.stats.prompt_tokens_total, prompt);
+  EXPECT_EQ(one.stats.prefix_cache_hit_tokens_total, 6 + 20);
+  // Every stream also matches an independent loop over one Session (greedy or sampled).
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ(one.results[i].first, sampled_reference(*model, reqs[i], 128)) << "request " << i;
+  }
+  EXPECT_EQ(one.results[0].first, greedy_reference(*model, reqs[0].prompt, static_cast<int>(reqs[0].max_tokens), 128));
 }
 
 TEST(Engine, MaxTokensAndContextFullGiveLength) {
@@ -410,7 +467,9 @@ TEST(Engine, QueueFullThenCancelFreesTheSlot) {
   EXPECT_EQ(s.queue_depth, 0);
 }
 
-TEST(Engine, CancelQueuedRequestAndFromAnotherThread) {
+// Cancels from this thread while the scheduler is held inside the running request's first
+// on_token: the queued request is dropped without output, the running one stops after that token.
+TEST(Engine, CancelQueuedAndRunningRequests) {
   LOAD_OR_SKIP(model, kDs2);
   EngineOptions o;
   o.n_slots = 1;
@@ -418,21 +477,133 @@ TEST(Engine, CancelQueuedRequestAndFromAnotherThread) {
   auto engine = make_engine(*model, o);
   GenerateRequest long_req = greedy_request(kFixed, 4000);
   long_req.ignore_eos = true;
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool at_first = false, released = false;
   auto a = std::make_shared<RecordingSink>();
+  a->on_token_hook = [&](int n) {
+    if (n == 1) {
+      std::unique_lock<std::mutex> lock(gate_m);
+      at_first = true;
+      gate_cv.notify_all();
+      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
+    }
+    return true;
+  };
   auto b = std::make_shared<RecordingSink>();
   auto id_a = engine->submit(long_req, a);
   auto id_b = engine->submit(long_req, b);
   ASSERT_TRUE(id_a.ok() && id_b.ok());
+  {
+    std::unique_lock<std::mutex> lock(gate_m);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_first; }));
+  }
   engine->cancel(*id_b);  // still queued behind a
+  engine->cancel(*id_a);
+  {
+    std::lock_guard<std::mutex> lock(gate_m);
+    released = true;
+  }
+  gate_cv.notify_all();
+  Completion ca = a->wait();
+  EXPECT_EQ(ca.reason, FinishReason::kCancelled);
+  EXPECT_EQ(ca.generated_tokens, 1);
   Completion cb = b->wait();
   EXPECT_EQ(cb.reason, FinishReason::kCancelled);
   EXPECT_TRUE(b->ids().empty());
-  engine->cancel(*id_a);
-  Completion ca = a->wait();
-  // a may have produced any number of tokens, but not all of them.
-  EXPECT_EQ(ca.reason, FinishReason::kCancelled);
-  EXPECT_LT(ca.generated_tokens, 4000);
+  EXPECT_EQ(cb.generated_tokens, 0);
+  EXPECT_EQ(a->n_done(), 1);
+  EXPECT_EQ(b->n_done(), 1);
+  const EngineStats s = engine->stats();
+  EXPECT_EQ(s.slots_busy, 0);
+  EXPECT_EQ(s.requests_active, 0);
+  EXPECT_EQ(s.queue_depth, 0);
+}
+
+// Cancelling during a chunked prefill: a 100-token prompt takes 25 steps of 4 tokens; a short
+// request in the other slot holds the scheduler at its third token (step 3 or 4) while the long one
+// is cancelled, which then ends before its prompt is complete, with nothing delivered.
+TEST(Engine, CancelBetweenPrefillChunks) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 256;
+  o.prefill_chunk = 4;
+  auto engine = make_engine(*model, o);
+  Ids long_prompt;
+  for (int i = 0; i < 100; ++i) long_prompt.push_back(kFixed[static_cast<size_t>(i) % kFixed.size()]);
+  std::mutex gate_m;
+  std::condition_variable gate_cv;
+  bool at_third = false, released = false;
+  auto gate = std::make_shared<RecordingSink>();
+  gate->on_token_hook = [&](int n) {
+    if (n == 3) {
+      std::unique_lock<std::mutex> lock(gate_m);
+      at_third = true;
+      gate_cv.notify_all();
+      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
+    }
+    return true;
+  };
+  auto p = std::make_shared<RecordingSink>();
+  auto id_p = engine->submit(greedy_request(long_prompt, 10), p);
+  ASSERT_TRUE(id_p.ok());
+  ASSERT_TRUE(engine->submit(greedy_request({1, 403}, 6), gate).ok());
+  {
+    std::unique_lock<std::mutex> lock(gate_m);
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_third; }));
+  }
+  engine->cancel(*id_p);
+  {
+    std::lock_guard<std::mutex> lock(gate_m);
+    released = true;
+  }
+  gate_cv.notify_all();
+  const Completion cp = p->wait();
+  EXPECT_EQ(cp.reason, FinishReason::kCancelled);
+  EXPECT_EQ(cp.generated_tokens, 0);
+  EXPECT_TRUE(p->ids().empty());
+  const Completion cg = gate->wait();
+  EXPECT_EQ(cg.reason, FinishReason::kLength);
+  EXPECT_EQ(gate->ids(), greedy_reference(*model, {1, 403}, 6, 256));
   EXPECT_EQ(engine->stats().slots_busy, 0);
+}
+
+// cancel() and submit() called from inside a sink (on the scheduler thread) must not deadlock.
+TEST(Engine, CancelAndSubmitFromInsideASink) {
+  LOAD_OR_SKIP(model, kDs2);
+  EngineOptions o;
+  o.n_slots = 2;
+  o.n_ctx = 256;
+  auto engine = make_engine(*model, o);
+  std::mutex m;
+  std::condition_variable cv;
+  RequestId id = 0;  // set once submit returns; the first on_token waits for it
+  auto inner = std::make_shared<RecordingSink>();
+  auto sink = std::make_shared<RecordingSink>();
+  sink->on_token_hook = [&](int n) {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait_for(lock, std::chrono::seconds(60), [&] { return id != 0; });
+    if (n == 2) {
+      EXPECT_TRUE(engine->submit(greedy_request(kFixed, 3), inner).ok());
+      engine->cancel(id);
+    }
+    return true;
+  };
+  GenerateRequest r = greedy_request(kFixed, 100);
+  r.ignore_eos = true;
+  auto got = engine->submit(r, sink);
+  ASSERT_TRUE(got.ok());
+  {
+    std::lock_guard<std::mutex> lock(m);
+    id = *got;
+  }
+  cv.notify_all();
+  Completion c = sink->wait();
+  EXPECT_EQ(c.reason, FinishReason::kCancelled);
+  EXPECT_EQ(c.generated_tokens, 2);
+  EXPECT_EQ(inner->wait().reason, FinishReason::kLength);
+  EXPECT_EQ(inner->ids(), greedy_reference(*model, kFixed, 3, 256));
 }
 
 TEST(Engine, SinkReturningFalseStops) {

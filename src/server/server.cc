@@ -248,6 +248,15 @@ void Server::Impl::setup_routes() {
   };
   http.Get("/v1/models", models);
   http.Get("/models", models);
+  http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+    auto sv = current();
+    if (!sv || req.matches[1] != sv->model_id) {
+      return send_error(res, ApiError{404, "not_found_error", "no such model", "model", "model_not_found"});
+    }
+    res.set_content(
+        dump_json(json{{"id", sv->model_id}, {"object", "model"}, {"created", sv->created}, {"owned_by", "baleen"}}),
+        "application/json");
+  });
 
   auto index = [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kWebPageHtml, kWebPageHtmlSize), "text/html; charset=utf-8");

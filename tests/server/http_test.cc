@@ -103,6 +103,8 @@ TEST(Http, HealthModelsAndNotFound) {
     EXPECT_EQ(json::parse(m->body)["data"][0]["object"], "model");
   }
   expect_error(c.Get("/v1/nothing"), 404, "not_found_error");
+  EXPECT_EQ(c.Get("/v1/models/stories260K.gguf")->status, 404);  // the id is the alias, "baleen" here
+  EXPECT_EQ(c.Get("/v1/models/baleen")->status, 200);
   auto page = c.Get("/");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);

@@ -2,7 +2,8 @@
 # Installs what Baleen's build (and, with --tests, its tests) needs on Debian 12 when missing, then
 # configures and builds a Release tree in build/. Idempotent; runs as root (or with sudo).
 #   scripts/setup.sh            build deps + Release build
-#   scripts/setup.sh --tests    also the npm test clients (pinned in tests/differential/package-lock.json)
+#   scripts/setup.sh --tests    also the npm test clients (pinned in tests/differential/package-lock.json:
+#                               tokenizers, openai v6, playwright-core) and Debian chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +17,11 @@ done
 
 # Debian packages (each justified in README.md, "Build").
 pkgs=(build-essential cmake ninja-build pkg-config git libpcre2-dev libicu-dev nlohmann-json3-dev libcli11-dev)
+pkgs+=(libcpp-httplib-dev)  # HTTP server of `baleen serve` (its .pc pulls libssl-dev, zlib, brotli headers)
 pkgs+=(libbenchmark-dev)
 if [ "$want_tests" = 1 ]; then
   pkgs+=(libgtest-dev libgmock-dev)
+  pkgs+=(chromium)  # headless browser for the web chat page test (driven by npm playwright-core)
   # Node.js may already come from elsewhere (e.g. NodeSource, whose nodejs conflicts with Debian's
   # npm package): only ask apt for what is not on the PATH.
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -19,5 +19,6 @@ Runner add_chat(CLI::App& app);
 Runner add_logits(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_gen_random(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 }  // namespace baleen::cli

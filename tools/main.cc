@@ -19,7 +19,12 @@ int main(int argc, char** argv) {
   runners["logits"] = baleen::cli::add_logits(app);
   runners["bench"] = baleen::cli::add_bench(app);
   runners["gen-random"] = baleen::cli::add_gen_random(app);
+  runners["serve"] = baleen::cli::add_serve(app);
 
+  // llama.cpp's two-letter short flag `-np` (CLI11 only has one-letter short names).
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "-np") argv[i] = const_cast<char*>("--np");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,13 +14,14 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
             int64_t y_stride) {
   if (x_stride == 0) x_stride = w.cols;
   if (y_stride == 0) y_stride = w.rows;
-  // Prefill-sized products: BF16 GEMM (AMX or AVX-512 BF16), kernels/matmul_bf16.h.
-  if (m >= kMatmulBf16MinM && matmul_bf16_available()) return matmul_bf16(w, x, m, y, pool, x_stride, y_stride);
-  // Small batches of quantized weights: 8-bit activations, integer block dots (matmul_q8.h).
+  // Quantized weights, any m: 8-bit activations, integer block dots (matmul_q8.h). Every output
+  // row's value is the same whatever m is (batch invariance), bit for bit.
   if (matmul_q8_applies(w, m) && matmul_act_q8_enabled()) {
     matmul_q8(w, x, m, y, pool, x_stride, y_stride);
     return;
   }
+  // Prefill-sized products: BF16 GEMM (AMX or AVX-512 BF16), kernels/matmul_bf16.h.
+  if (m >= kMatmulBf16MinM && matmul_bf16_available()) return matmul_bf16(w, x, m, y, pool, x_stride, y_stride);
   const int64_t min_rows = m >= 8 ? 4 : 16;
   // Fast path: a SIMD kernel for this format at the current dispatch level reads each row's blocks
   // directly (decoded in registers, never written out).

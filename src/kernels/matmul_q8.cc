@@ -47,7 +47,7 @@ bool set_matmul_act_q8(bool on) {
 }
 
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m) {
-  if (w.format != WeightFormat::kGgml || m < 1 || m > kActQ8MaxRows) return false;
+  if (w.format != WeightFormat::kGgml || m < 1) return false;
   const ActQ8Kind kind = act_q8_kind(w.type);
   return kind != ActQ8Kind::kNone && w.cols > 0 && w.cols % act_q8_block_elems(kind) == 0;
 }

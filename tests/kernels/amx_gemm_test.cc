@@ -189,9 +189,11 @@ TEST_F(Bf16GemmTest, AmxKernelMatchesReferences) {
   run_all("amx");
 }
 
-// matmul() takes the GEMM from kMatmulBf16MinM rows on and stays exact-F32 below.
+// matmul() takes the GEMM from kMatmulBf16MinM rows on and stays exact-F32 below (with the
+// integer-activation path off: on, quantized weights take it at every m, kernels/matmul_q8.h).
 TEST_F(Bf16GemmTest, MatmulUsesGemmFromThreshold) {
   auto c = make_ggml(GgmlType::kQ8_0, 48, 64, 5);
+  const bool act_q8 = set_matmul_act_q8(false);
   ThreadPool pool(2);
   for (int64_t m : {kMatmulBf16MinM - 1, kMatmulBf16MinM}) {
     std::vector<float> x(static_cast<size_t>(m * 64)), y(static_cast<size_t>(m * 48)), g(y.size()), r(y.size());
@@ -209,6 +211,7 @@ TEST_F(Bf16GemmTest, MatmulUsesGemmFromThreshold) {
       EXPECT_FALSE(same_as_gemm && !same_as_ref) << "m=" << m;
     }
   }
+  set_matmul_act_q8(act_q8);
 }
 
 }  // namespace

@@ -14,6 +14,10 @@
 
 namespace baleen {
 
+// Smallest m that takes the integer GEMM (kernels/x86/q8_gemm.h, AVX-512) instead of the row-dot
+// kernels; either gives the same bits, this only picks the faster (bench/gemm_bench gemm_m sweep).
+constexpr int64_t kQ8GemmMinRows = 16;
+
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);
 

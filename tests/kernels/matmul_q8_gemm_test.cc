@@ -7,6 +7,8 @@
 //  2. matmul == matmul_q8_ref (scalar reference: same integer block sums, same float operations in
 //     the same order), bit for bit, and so within the NMSE bound of matmul_q8_test.cc (1e-10);
 //  3. nothing outside y's rows [0, rows) of each output row is written.
+// Plus the GEMM kernel called directly (kernels/x86/q8_gemm.h, when the CPU has AVX-512) on a row
+// range: bit-identical to matmul_q8_ref inside, nothing written outside.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,6 +25,7 @@
 #include "kernels/ref/dequant.h"
 #include "kernels/ref/q8_act.h"
 #include "kernels/ref/quantize.h"
+#include "kernels/x86/q8_gemm.h"
 #include "tensor/dtype.h"
 #include "tensor/weight.h"
 
@@ -142,6 +145,35 @@ TEST_F(Q8GemmTest, Q8_0) { check_type(GgmlType::kQ8_0, 19, 288); }
 // Wider shapes: more than one weight row tile and token tile per thread.
 TEST_F(Q8GemmTest, Q4_KWide) { check_type(GgmlType::kQ4_K, 131, 768); }
 TEST_F(Q8GemmTest, Q6_KWide) { check_type(GgmlType::kQ6_K, 67, 1024); }
+
+TEST_F(Q8GemmTest, GemmKernelOnRowRange) {
+  if (max_dispatch_level(cpu_features()) != DispatchLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  for (GgmlType type :
+       {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    const ActQ8Kind kind = act_q8_kind(type);
+    const int64_t rows = 23, cols = 512, m = 37, ab = act_q8_row_bytes(kind, cols);
+    const Weights c = make_weights(type, rows, cols, 5u);
+    std::mt19937 rng(6);
+    const std::vector<float> x = make_x(m, cols, cols, rng);
+    std::vector<uint8_t> act(static_cast<size_t>(ab * m));
+    for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * cols, cols, act.data() + i * ab);
+    std::vector<uint8_t> panel(static_cast<size_t>(q8_gemm_panel_bytes(kind, m, cols)), 0xCD);
+    q8_gemm_pack_avx512(kind, act.data(), ab, m, cols, 0, q8_gemm_groups(m), panel.data());
+    std::vector<float> y_ref(static_cast<size_t>(m * rows)), y(y_ref.size(), kSentinel);
+    matmul_q8_ref(c.w, x.data(), m, y_ref.data());
+    q8_gemm_rows_avx512(c.w, 3, 21, panel.data(), m, y.data(), rows);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t r = 0; r < rows; ++r) {
+        if (r < 3 || r >= 21) {
+          ASSERT_EQ(y[i * rows + r], kSentinel) << ggml_type_info(type).name;
+        } else {
+          ASSERT_EQ(y[i * rows + r], y_ref[i * rows + r])
+              << ggml_type_info(type).name << " token " << i << " row " << r;
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace baleen

@@ -421,6 +421,10 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   const int64_t chunk = std::max<int64_t>(kMaxR, std::min<int64_t>(64, 131072 / w.cols / kMaxR * kMaxR));
   thread_local Unpacked U;
   U.resize(chunk, w.cols, nb);
+  // The chunk's outputs as [token][chunk] first: y's rows are often a power of two apart (4096
+  // floats), and column-wise stores at that stride thrash a few cache sets.
+  thread_local std::vector<float> ybuf;
+  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * chunk));
   alignas(64) float tmp[kTok];
   __m512 out[kMaxR * kMaxTv];
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
@@ -451,12 +455,14 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
             _mm512_store_ps(tmp, out[r * tv + v]);
             const int64_t tok0 = (g + v) * kTok;
             const int n = static_cast<int>(std::min<int64_t>(kTok, m - tok0));
-            float* yc = y + tok0 * y_stride + c0 + j + r;
-            for (int k = 0; k < n; ++k) yc[k * y_stride] = tmp[k];
+            float* yc = ybuf.data() + tok0 * chunk + j + r;
+            for (int k = 0; k < n; ++k) yc[k * chunk] = tmp[k];
           }
         }
       }
     }
+    for (int64_t i = 0; i < m; ++i)
+      std::memcpy(y + i * y_stride + c0, ybuf.data() + i * chunk, static_cast<size_t>(nr) * sizeof(float));
   }
 }
 

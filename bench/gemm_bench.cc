@@ -1,8 +1,12 @@
 // Prefill matrix products at DeepSeek-V2-Lite shapes: m = 512 tokens times weights of hidden 2048
 // (q 2048->3072, kv_a 2048->576, kv_b 512->4096, expert FFN 2048->1408 and 1408->2048, dense FFN
 // 2048->10944 and 10944->2048; with BALEEN_BENCH_OUTPUT=1 also output 2048->102400) in Q4_K, Q6_K,
-// Q8_0 and BF16, reported as GFLOP/s (2 * rows * cols * m per product) for:
-//   rowdot  the per-row SIMD kernels at the top dispatch level (matmul with the BF16 GEMM off)
+// Q5_0 (the 1408-column expert_down of V2-Lite's Q4_K_M mix), Q8_0 and BF16, reported as GFLOP/s
+// (2 * rows * cols * m per product) for:
+//   rowdot  the per-row F32 SIMD kernels at the top dispatch level (matmul with the BF16 GEMM and the
+//           integer-activation path off)
+//   q8gemm  matmul on the integer-activation path (kernels/matmul_q8.h: the AVX-512 VNNI integer GEMM
+//           from kQ8GemmMinRows on, the integer row dots below), quantized weights only
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
 // plus an m sweep (8..128) on the expert shape to place kMatmulBf16MinM. Whole-machine pool by
@@ -23,6 +27,7 @@
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_bf16.h"
+#include "kernels/matmul_q8.h"
 #include "kernels/ref/dequant.h"
 #include "kernels/ref/quantize.h"
 #include "tensor/dtype.h"
@@ -67,15 +72,23 @@ ThreadPool& pool() {
   return p;
 }
 
-enum class Path { kRowDot, kBf16, kAmx };
-const char* path_name(Path p) { return p == Path::kRowDot ? "rowdot" : p == Path::kBf16 ? "bf16" : "amx"; }
+enum class Path { kRowDot, kQ8Gemm, kBf16, kAmx };
+const char* path_name(Path p) {
+  return p == Path::kRowDot ? "rowdot" : p == Path::kQ8Gemm ? "q8gemm" : p == Path::kBf16 ? "bf16" : "amx";
+}
 
 void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64_t m) {
   set_dispatch_level(max_dispatch_level(cpu_features()));
-  const bool gemm = set_matmul_bf16_enabled(path != Path::kRowDot);
+  const bool bf16_path = path == Path::kBf16 || path == Path::kAmx;
+  const bool gemm = set_matmul_bf16_enabled(bf16_path);
   const bool amx = set_amx_enabled(path == Path::kAmx);
-  if ((path != Path::kRowDot && !gemm) || (path == Path::kAmx && !amx)) {
+  set_matmul_act_q8(path == Path::kQ8Gemm);
+  if ((bf16_path && !gemm) || (path == Path::kAmx && !amx)) {
     state.SkipWithError("path not available on this CPU");
+    return;
+  }
+  if (path == Path::kQ8Gemm && !matmul_q8_applies(bw->w, m)) {
+    state.SkipWithError("no integer path for this type");
     return;
   }
   const int64_t rows = bw->w.rows, cols = bw->w.cols;
@@ -84,7 +97,7 @@ void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   for (float& v : x) v = uni(rng);
   for (auto _ : state) {
-    if (path == Path::kRowDot) {
+    if (path == Path::kRowDot || path == Path::kQ8Gemm) {
       matmul(bw->w, x.data(), m, y.data(), pool());
     } else {
       matmul_bf16(bw->w, x.data(), m, y.data(), pool());
@@ -113,15 +126,16 @@ int main(int argc, char** argv) {
                                {"dense_down", 2048, 10944}};
   if (const char* o = std::getenv("BALEEN_BENCH_OUTPUT"); o != nullptr && std::strcmp(o, "1") == 0)
     shapes.push_back({"output", 102400, 2048});
-  const Path paths[] = {Path::kRowDot, Path::kBf16, Path::kAmx};
-  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kBF16}) {
+  const Path paths[] = {Path::kRowDot, Path::kQ8Gemm, Path::kBf16, Path::kAmx};
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kBF16}) {
     for (const Shape& s : shapes) {
-      // K-quant rows are whole 256-element blocks: 1408 / 10944 columns exist only in Q8_0/BF16
+      // K-quant rows are whole 256-element blocks: 1408 / 10944 columns exist only in Q5_0/Q8_0/BF16
       // (GGUF writers fall back to another type for such tensors).
       if (s.cols % static_cast<int64_t>(ggml_type_info(type).block_size) != 0) continue;
       weights.push_back(make_weight(type, s.rows, s.cols));
       const BenchWeight* bw = weights.back().get();
       for (Path p : paths) {
+        if (p == Path::kQ8Gemm && !matmul_q8_applies(bw->w, 1)) continue;
         const std::string name = std::string("gemm/") + std::string(ggml_type_info(type).name) + "/" + s.name + "/" +
                                  path_name(p) + "/m=512";
         benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, int64_t{512})

@@ -21,7 +21,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
       matmul_bf16_available()) {
     return matmul_bf16(w, x, m, y, pool, x_stride, y_stride);
   }
-  // Small batches of quantized weights: 8-bit activations, integer block dots (matmul_q8.h).
+  // Quantized weights, any m: 8-bit activations, integer block dots (matmul_q8.h). Every output
+  // row's value is the same whatever m is (batch invariance), bit for bit.
   if (matmul_q8_applies(w, m) && matmul_act_q8_enabled()) {
     matmul_q8(w, x, m, y, pool, x_stride, y_stride);
     return;

@@ -5,12 +5,14 @@
 // core/cpu_features.h) and otherwise dequantizes each row to F32 and dots it.
 // `matmul_ref` is the scalar reference (double accumulators) the tests compare against.
 //
-// Small batches of quantized weights (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K; 1 <= m <= kActQ8MaxRows = 8)
-// take the integer-activation path (kernels/matmul_q8.h), as llama.cpp does: x is quantized to
+// Quantized weights (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) take the integer-activation path
+// (kernels/matmul_q8.h) at every m, as llama.cpp does: x is quantized to
 // 8 bits per block (scale amax/127), which changes results versus matmul_ref by the activation
 // rounding (NMSE ~1e-5, measured per type in tests/kernels/matmul_q8_test.cc). To force the exact
 // F32 path (tests, debugging): env BALEEN_ACT_Q8=0 (read once, on first use) or
-// set_matmul_act_q8(false).
+// set_matmul_act_q8(false). On the integer path each output is bit-identical whatever m is and
+// whichever kernel runs (batch invariance: a token's logits do not depend on what else is batched).
+// With the switch off: the BF16 GEMM for m >= kMatmulBf16MinM, the F32 row dot otherwise.
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ref/q8_act.h"
 #include "kernels/x86/q8_dot.h"
+#include "kernels/x86/q8_gemm.h"
 
 namespace baleen {
 namespace {
@@ -47,7 +48,7 @@ bool set_matmul_act_q8(bool on) {
 }
 
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m) {
-  if (w.format != WeightFormat::kGgml || m < 1 || m > kActQ8MaxRows) return false;
+  if (w.format != WeightFormat::kGgml || m < 1) return false;
   const ActQ8Kind kind = act_q8_kind(w.type);
   return kind != ActQ8Kind::kNone && w.cols > 0 && w.cols % act_q8_block_elems(kind) == 0;
 }
@@ -67,6 +68,21 @@ void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, Threa
         for (int64_t i = 0; i < m; ++i) y[i * y_stride + r] = dot_q8_ref(w.type, row, act + i * row_bytes, w.cols);
       }
     });
+    return;
+  }
+  if (m >= kQ8GemmMinRows && clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512) {
+    // Integer GEMM: each 16-token group is quantized and packed by one task, then rows split.
+    thread_local std::vector<uint8_t> panel_buf;
+    const int64_t panel_bytes = q8_gemm_panel_bytes(kind, m, w.cols);
+    if (static_cast<int64_t>(panel_buf.size()) < panel_bytes) panel_buf.resize(static_cast<size_t>(panel_bytes));
+    uint8_t* panel = panel_buf.data();
+    pool.parallel_for(q8_gemm_groups(m), 1, [&](int64_t g0, int64_t g1, int) {
+      for (int64_t i = g0 * 16; i < m && i < g1 * 16; ++i)
+        k.quantize(kind, x + i * x_stride, w.cols, act + i * row_bytes);
+      q8_gemm_pack_avx512(kind, act, row_bytes, m, w.cols, g0, g1, panel);
+    });
+    pool.parallel_for(w.rows, kMinRows,
+                      [&](int64_t r0, int64_t r1, int) { q8_gemm_rows_avx512(w, r0, r1, panel, m, y, y_stride); });
     return;
   }
   for (int64_t i = 0; i < m; ++i) k.quantize(kind, x + i * x_stride, w.cols, act + i * row_bytes);

@@ -1,8 +1,10 @@
-// The integer-activation path of matmul (kernels/matmul.h) for batch-1 decode and small batches:
-// each activation row is quantized once per call to 8-bit blocks (kernels/ref/q8_act.h), then every
+// The integer-activation path of matmul (kernels/matmul.h) for quantized weights at any m: each
+// activation row is quantized once per call to 8-bit blocks (kernels/ref/q8_act.h), then every
 // weight row is dotted block by block in integer arithmetic (kernels/x86/q8_dot.h at the current
 // dispatch level; the scalar reference at kScalar). Used by matmul for Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and
-// Q6_K weights when 1 <= m <= kActQ8MaxRows and matmul_act_q8_enabled() (see matmul.h).
+// Q6_K weights when matmul_act_q8_enabled() (see matmul.h). All kernels apply the block scales with
+// the reference's float operations in its order, so y is bit-identical to matmul_q8_ref at every
+// level and every m (batch invariance).
 #pragma once
 
 #include <cstdint>
@@ -12,16 +14,15 @@
 
 namespace baleen {
 
-// Largest m (activation rows) that takes the integer path. Measured with bench/matmul_bench
-// (m = 1..16, AVX-512 and AVX2): the integer path stays faster at every m up to 16 for every type;
-// 8 keeps prefill-sized batches on the F32 path, whose results are exact to the stored weights.
-constexpr int64_t kActQ8MaxRows = 8;
+// Smallest m that takes the integer GEMM (kernels/x86/q8_gemm.h, AVX-512) instead of the row-dot
+// kernels; either gives the same bits, this only picks the faster (bench/gemm_bench gemm_m sweep).
+constexpr int64_t kQ8GemmMinRows = 16;
 
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);
 
 // y = x . W^T through the integer path, for w with an integer path (matmul_q8_applies(w, 1)) and
-// any m >= 1 (benchmarks run it past kActQ8MaxRows). Strides in elements, not 0.
+// any m >= 1. Strides in elements, not 0.
 void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool, int64_t x_stride,
                int64_t y_stride);
 

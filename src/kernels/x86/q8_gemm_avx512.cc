@@ -1,0 +1,469 @@
+// AVX-512 VNNI integer GEMM (kernels/x86/q8_gemm.h). Built with the avx512 flags of
+// src/CMakeLists.txt (-ffp-contract=off: the float steps stay separate multiplies and adds, as in
+// kernels/ref/q8_act.cc); reached only through matmul_q8 at DispatchLevel::kAvx512.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/x86/q8_gemm.h"
+
+namespace baleen {
+namespace {
+
+constexpr int kTok = 16;  // tokens per vector (int32 / float lanes)
+// Panel bytes per (16-token group, block). 32-element blocks: codes [8][16][4], da[16], sum[16]
+// (int32). 256-element blocks: codes [64][16][4], da[16], sum32 pairs [4][16] and sum16 pairs
+// [8][16] (two int16 per int32, as vpdpwssd reads them).
+constexpr int64_t kQ32 = 8 * 64, kP32 = kQ32 + 64 + 64;
+constexpr int64_t kQ256 = 64 * 64, kSum32 = kQ256 + 64, kSum16 = kSum32 + 4 * 64, kP256 = kSum16 + 8 * 64;
+constexpr int kMaxR = 4, kMaxTv = 2;  // register tile: 4 weight rows x 2 x 16 tokens
+
+inline float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+inline __m512i bcast32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512 loadf(const uint8_t* p) { return _mm512_loadu_ps(p); }
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline void store32(uint8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+
+// ---- weight rows unpacked to unsigned codes (natural element order) and per-block scalars ----
+
+struct Unpacked {
+  int64_t cols = 0, nb = 0;
+  std::vector<uint8_t> u;   // [rows][cols]: Q8_0 q + 128, Q4_0 / Q4_K 0..15, Q5_0 / Q5_K 0..31, Q6_K 0..63
+  std::vector<float> f0;    // [rows][nb]: d
+  std::vector<float> f1;    // [rows][nb]: dmin (Q4_K / Q5_K)
+  std::vector<int32_t> sc;  // [rows][nb][16]: sub-block scales (Q4_K / Q5_K 8, Q6_K 16)
+  std::vector<int32_t> pr;  // [rows][nb][8]: int16 pairs, Q4_K / Q5_K mins (4), Q6_K scales (8)
+  void resize(int64_t rows, int64_t c, int64_t b) {
+    cols = c;
+    nb = b;
+    const auto need = [](auto& v, int64_t n) {
+      if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    };
+    need(u, rows * c);
+    need(f0, rows * b);
+    need(f1, rows * b);
+    need(sc, rows * b * 16);
+    need(pr, rows * b * 8);
+  }
+};
+
+__m256i decode_q4_0(const uint8_t* b) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m128i q = load16(b + 2);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+}
+
+__m256i decode_q5_0(const uint8_t* b) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  // Byte k of the expansion tests bit k % 8 of qh byte k / 8.
+  const __m256i spread =
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bits = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  const __m256i h = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)), spread);
+  const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bits), bits), _mm256_set1_epi8(0x10));
+  const __m128i q = load16(b + 6);
+  return _mm256_or_si256(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask)), hi);
+}
+
+// Same bits as unpack_k4_scale_min (kernels/ref/dequant.h), 8 scales and 8 mins as bytes.
+void k4_scales_mins(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, s, 4);
+  std::memcpy(&w1, s + 4, 4);
+  std::memcpy(&w2, s + 8, 4);
+  const uint32_t sc_lo = w0 & 0x3F3F3F3Fu, mn_lo = w1 & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u);
+  const uint32_t mn_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u);
+  *scales = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
+  *mins = mn_lo | (static_cast<uint64_t>(mn_hi) << 32);
+}
+
+// Bit s of each byte of v moved to bit 4 (other bits garbage: mask with 0x10).
+inline __m256i bit_to_4(__m256i v, int s) {
+  return s <= 4 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(4 - s)) : _mm256_srl_epi16(v, _mm_cvtsi32_si128(s - 4));
+}
+
+inline int32_t pair16(int a, int b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(a))) |
+                              (static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(b))) << 16));
+}
+
+// Row j of U from the GGML row at b (layouts in kernels/ref/dequant.cc).
+void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
+  uint8_t* u = U.u.data() + j * U.cols;
+  float* f0 = U.f0.data() + j * U.nb;
+  float* f1 = U.f1.data() + j * U.nb;
+  int32_t* sc = U.sc.data() + j * U.nb * 16;
+  int32_t* pr = U.pr.data() + j * U.nb * 8;
+  switch (type) {
+    case GgmlType::kQ8_0:
+      for (int64_t i = 0; i < U.nb; ++i, b += 34, u += 32) {
+        f0[i] = f16_at(b);
+        store32(u, _mm256_xor_si256(load32(b + 2), _mm256_set1_epi8(static_cast<char>(0x80))));
+      }
+      return;
+    case GgmlType::kQ4_0:
+      for (int64_t i = 0; i < U.nb; ++i, b += 18, u += 32) {
+        f0[i] = f16_at(b);
+        store32(u, decode_q4_0(b));
+      }
+      return;
+    case GgmlType::kQ5_0:
+      for (int64_t i = 0; i < U.nb; ++i, b += 22, u += 32) {
+        f0[i] = f16_at(b);
+        store32(u, decode_q5_0(b));
+      }
+      return;
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K: {
+      const bool q5 = type == GgmlType::kQ5_K;
+      const __m256i mask = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+      for (int64_t i = 0; i < U.nb; ++i, b += q5 ? 176 : 144, u += 256) {
+        f0[i] = f16_at(b);
+        f1[i] = f16_at(b + 2);
+        uint64_t scales, mins;
+        k4_scales_mins(b + 4, &scales, &mins);
+        for (int s = 0; s < 8; ++s) sc[i * 16 + s] = static_cast<int32_t>((scales >> (8 * s)) & 0xFF);
+        for (int p = 0; p < 4; ++p)
+          pr[i * 8 + p] =
+              pair16(static_cast<int>((mins >> (16 * p)) & 0xFF), static_cast<int>((mins >> (16 * p + 8)) & 0xFF));
+        const uint8_t* qs = b + (q5 ? 48 : 16);
+        const __m256i qh = load32(b + 16);
+        for (int g = 0; g < 4; ++g) {
+          const __m256i v = load32(qs + 32 * g);
+          __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+          if (q5) {
+            // Bit s of qh[l] is the 5th bit of element 32 s + l.
+            lo = _mm256_or_si256(lo, _mm256_and_si256(bit_to_4(qh, 2 * g), bit4));
+            hi = _mm256_or_si256(hi, _mm256_and_si256(bit_to_4(qh, 2 * g + 1), bit4));
+          }
+          store32(u + 64 * g, lo);
+          store32(u + 64 * g + 32, hi);
+        }
+      }
+      return;
+    }
+    case GgmlType::kQ6_K: {
+      const __m256i mask = _mm256_set1_epi8(0x0F), hmask = _mm256_set1_epi8(0x30);
+      for (int64_t i = 0; i < U.nb; ++i, b += 210, u += 256) {
+        f0[i] = f16_at(b + 208);
+        const auto* s8 = reinterpret_cast<const int8_t*>(b + 192);
+        for (int s = 0; s < 16; ++s) sc[i * 16 + s] = s8[s];
+        for (int p = 0; p < 8; ++p) pr[i * 8 + p] = pair16(s8[2 * p], s8[2 * p + 1]);
+        for (int half = 0; half < 2; ++half) {
+          const __m256i la = load32(b + 64 * half), lb = load32(b + 64 * half + 32), h = load32(b + 128 + 32 * half);
+          uint8_t* o = u + 128 * half;
+          store32(o, _mm256_or_si256(_mm256_and_si256(la, mask), _mm256_and_si256(_mm256_slli_epi16(h, 4), hmask)));
+          store32(o + 32,
+                  _mm256_or_si256(_mm256_and_si256(lb, mask), _mm256_and_si256(_mm256_slli_epi16(h, 2), hmask)));
+          store32(o + 64,
+                  _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(la, 4), mask), _mm256_and_si256(h, hmask)));
+          store32(o + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lb, 4), mask),
+                                          _mm256_and_si256(_mm256_srli_epi16(h, 2), hmask)));
+        }
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+// ---- register tiles: R weight rows x TV groups of 16 tokens over all blocks ----
+
+struct Tile {
+  const uint8_t* u[kMaxR];
+  const float* f0[kMaxR];
+  const float* f1[kMaxR];
+  const int32_t* sc[kMaxR];
+  const int32_t* pr[kMaxR];
+  const uint8_t* panel;  // first group of the tile, block 0
+  int64_t gstride;       // panel bytes per group
+  int64_t nb;
+};
+
+// Q8_0 / Q4_0 / Q5_0: S = sum(u a) - 2^kShift sum(a) (offsets 128 / 8 / 16);
+// sum = sum + (dw * da) * float(S).
+template <int kShift, int R, int TV>
+void tile32(const Tile& t, __m512* out) {
+  __m512 facc[R][TV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < t.nb; ++i) {
+    const uint8_t* pb = t.panel + i * kP32;
+    __m512i acc[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_setzero_si512();
+    for (int k4 = 0; k4 < 8; ++k4) {
+      __m512i a[TV];
+      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * k4);
+      for (int r = 0; r < R; ++r) {
+        const __m512i wb = bcast32(t.u[r] + 32 * i + 4 * k4);
+        for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], wb, a[v]);
+      }
+    }
+    __m512 da[TV];
+    __m512i bias[TV];
+    for (int v = 0; v < TV; ++v) {
+      da[v] = loadf(pb + v * t.gstride + kQ32);
+      bias[v] = _mm512_slli_epi32(load(pb + v * t.gstride + kQ32 + 64), kShift);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512 dw = _mm512_set1_ps(t.f0[r][i]);
+      for (int v = 0; v < TV; ++v) {
+        const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], bias[v]));
+        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_mul_ps(_mm512_mul_ps(dw, da[v]), s));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+}
+
+// Q4_K / Q5_K: S = sum_s sc_s sum(u a), M = sum_s mn_s sum32_s;
+// sum = sum + ((da * d) * float(S) - (da * dmin) * float(M)).
+template <int R, int TV>
+void tile_k45(const Tile& t, __m512* out) {
+  __m512 facc[R][TV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < t.nb; ++i) {
+    const uint8_t* pb = t.panel + i * kP256;
+    __m512i S[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
+    for (int s = 0; s < 8; ++s) {
+      __m512i P[R][TV];
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
+      for (int k4 = 0; k4 < 8; ++k4) {
+        __m512i a[TV];
+        for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * (8 * s + k4));
+        for (int r = 0; r < R; ++r) {
+          const __m512i wb = bcast32(t.u[r] + 256 * i + 32 * s + 4 * k4);
+          for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
+        for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
+      }
+    }
+    __m512i M[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < TV; ++v) M[r][v] = _mm512_setzero_si512();
+    for (int p = 0; p < 4; ++p) {
+      __m512i a[TV];
+      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + kSum32 + 64 * p);
+      for (int r = 0; r < R; ++r) {
+        const __m512i mn = _mm512_set1_epi32(t.pr[r][8 * i + p]);
+        for (int v = 0; v < TV; ++v) M[r][v] = _mm512_dpwssd_epi32(M[r][v], mn, a[v]);
+      }
+    }
+    __m512 da[TV];
+    for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
+    for (int r = 0; r < R; ++r) {
+      const __m512 d = _mm512_set1_ps(t.f0[r][i]), dmin = _mm512_set1_ps(t.f1[r][i]);
+      for (int v = 0; v < TV; ++v) {
+        const __m512 x = _mm512_mul_ps(_mm512_mul_ps(da[v], d), _mm512_cvtepi32_ps(S[r][v]));
+        const __m512 y = _mm512_mul_ps(_mm512_mul_ps(da[v], dmin), _mm512_cvtepi32_ps(M[r][v]));
+        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_sub_ps(x, y));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+}
+
+// Q6_K: S = sum_s sc_s sum(u a) - 32 sum_s sc_s sum16_s; sum = sum + (da * d) * float(S).
+template <int R, int TV>
+void tile_q6k(const Tile& t, __m512* out) {
+  __m512 facc[R][TV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < t.nb; ++i) {
+    const uint8_t* pb = t.panel + i * kP256;
+    __m512i S[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
+    for (int s = 0; s < 16; ++s) {
+      __m512i P[R][TV];
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
+      for (int k4 = 0; k4 < 4; ++k4) {
+        __m512i a[TV];
+        for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * (4 * s + k4));
+        for (int r = 0; r < R; ++r) {
+          const __m512i wb = bcast32(t.u[r] + 256 * i + 16 * s + 4 * k4);
+          for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
+        }
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
+        for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
+      }
+    }
+    __m512i B[R][TV];
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < TV; ++v) B[r][v] = _mm512_setzero_si512();
+    for (int p = 0; p < 8; ++p) {
+      __m512i a[TV];
+      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + kSum16 + 64 * p);
+      for (int r = 0; r < R; ++r) {
+        const __m512i scp = _mm512_set1_epi32(t.pr[r][8 * i + p]);
+        for (int v = 0; v < TV; ++v) B[r][v] = _mm512_dpwssd_epi32(B[r][v], scp, a[v]);
+      }
+    }
+    __m512 da[TV];
+    for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
+    for (int r = 0; r < R; ++r) {
+      const __m512 d = _mm512_set1_ps(t.f0[r][i]);
+      for (int v = 0; v < TV; ++v) {
+        const __m512i s = _mm512_sub_epi32(S[r][v], _mm512_slli_epi32(B[r][v], 5));
+        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_mul_ps(_mm512_mul_ps(da[v], d), _mm512_cvtepi32_ps(s)));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+}
+
+template <int R, int TV>
+void run_tile(GgmlType type, const Tile& t, __m512* out) {
+  switch (type) {
+    case GgmlType::kQ8_0:
+      return tile32<7, R, TV>(t, out);
+    case GgmlType::kQ4_0:
+      return tile32<3, R, TV>(t, out);
+    case GgmlType::kQ5_0:
+      return tile32<4, R, TV>(t, out);
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+      return tile_k45<R, TV>(t, out);
+    case GgmlType::kQ6_K:
+      return tile_q6k<R, TV>(t, out);
+    default:
+      return;
+  }
+}
+
+template <int TV>
+void run_tile_r(GgmlType type, int r, const Tile& t, __m512* out) {
+  switch (r) {
+    case 4:
+      return run_tile<4, TV>(type, t, out);
+    case 3:
+      return run_tile<3, TV>(type, t, out);
+    case 2:
+      return run_tile<2, TV>(type, t, out);
+    default:
+      return run_tile<1, TV>(type, t, out);
+  }
+}
+
+}  // namespace
+
+int64_t q8_gemm_panel_bytes(ActQ8Kind kind, int64_t m, int64_t cols) {
+  const bool k256 = kind == ActQ8Kind::kQ8_256;
+  return q8_gemm_groups(m) * (cols / (k256 ? 256 : 32)) * (k256 ? kP256 : kP32);
+}
+
+void q8_gemm_pack_avx512(ActQ8Kind kind, const uint8_t* act, int64_t act_row_bytes, int64_t m, int64_t cols, int64_t g0,
+                         int64_t g1, uint8_t* panel) {
+  const bool k256 = kind == ActQ8Kind::kQ8_256;
+  const int64_t nb = cols / (k256 ? 256 : 32), pbytes = k256 ? kP256 : kP32;
+  for (int64_t g = g0; g < g1; ++g) {
+    for (int64_t i = 0; i < nb; ++i) {
+      uint8_t* p = panel + (g * nb + i) * pbytes;
+      std::memset(p, 0, static_cast<size_t>(pbytes));
+      for (int t = 0; t < kTok && g * kTok + t < m; ++t) {
+        const uint8_t* a = act + (g * kTok + t) * act_row_bytes;
+        if (!k256) {
+          const ActQ8_32& b = reinterpret_cast<const ActQ8_32*>(a)[i];
+          for (int k4 = 0; k4 < 8; ++k4) std::memcpy(p + 64 * k4 + 4 * t, b.q + 4 * k4, 4);
+          const int32_t s = b.sum;
+          std::memcpy(p + kQ32 + 4 * t, &b.d, 4);
+          std::memcpy(p + kQ32 + 64 + 4 * t, &s, 4);
+        } else {
+          const ActQ8_256& b = reinterpret_cast<const ActQ8_256*>(a)[i];
+          for (int k4 = 0; k4 < 64; ++k4) std::memcpy(p + 64 * k4 + 4 * t, b.q + 4 * k4, 4);
+          std::memcpy(p + kQ256 + 4 * t, &b.d, 4);
+          for (int q = 0; q < 4; ++q) std::memcpy(p + kSum32 + 64 * q + 4 * t, b.sum32 + 2 * q, 4);
+          for (int q = 0; q < 8; ++q) std::memcpy(p + kSum16 + 64 * q + 4 * t, b.sum16 + 2 * q, 4);
+        }
+      }
+    }
+  }
+}
+
+void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* panel, int64_t m, float* y,
+                         int64_t y_stride) {
+  const bool k256 = act_q8_kind(w.type) == ActQ8Kind::kQ8_256;
+  const int64_t nb = w.cols / (k256 ? 256 : 32);
+  const int64_t gstride = nb * (k256 ? kP256 : kP32);
+  const int64_t groups = q8_gemm_groups(m);
+  // Rows unpacked at a time: their codes (~128 KiB) and a 32-token panel slice stay in L2.
+  const int64_t chunk = std::max<int64_t>(kMaxR, std::min<int64_t>(64, 131072 / w.cols / kMaxR * kMaxR));
+  thread_local Unpacked U;
+  U.resize(chunk, w.cols, nb);
+  // The chunk's outputs as [token][chunk] first: y's rows are often a power of two apart (4096
+  // floats), and column-wise stores at that stride thrash a few cache sets.
+  thread_local std::vector<float> ybuf;
+  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * chunk));
+  alignas(64) float tmp[kTok];
+  __m512 out[kMaxR * kMaxTv];
+  for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
+    const int64_t nr = std::min(chunk, r1 - c0);
+    for (int64_t j = 0; j < nr; ++j) unpack_row(w.type, w.data + static_cast<uint64_t>(c0 + j) * w.row_stride, U, j);
+    for (int64_t g = 0; g < groups; g += kMaxTv) {
+      const int tv = static_cast<int>(std::min<int64_t>(kMaxTv, groups - g));
+      for (int64_t j = 0; j < nr; j += kMaxR) {
+        const int rn = static_cast<int>(std::min<int64_t>(kMaxR, nr - j));
+        Tile t;
+        for (int r = 0; r < rn; ++r) {
+          t.u[r] = U.u.data() + (j + r) * w.cols;
+          t.f0[r] = U.f0.data() + (j + r) * nb;
+          t.f1[r] = U.f1.data() + (j + r) * nb;
+          t.sc[r] = U.sc.data() + (j + r) * nb * 16;
+          t.pr[r] = U.pr.data() + (j + r) * nb * 8;
+        }
+        t.panel = panel + g * gstride;
+        t.gstride = gstride;
+        t.nb = nb;
+        if (tv == 2) {
+          run_tile_r<2>(w.type, rn, t, out);
+        } else {
+          run_tile_r<1>(w.type, rn, t, out);
+        }
+        for (int r = 0; r < rn; ++r) {
+          for (int v = 0; v < tv; ++v) {
+            _mm512_store_ps(tmp, out[r * tv + v]);
+            const int64_t tok0 = (g + v) * kTok;
+            const int n = static_cast<int>(std::min<int64_t>(kTok, m - tok0));
+            float* yc = ybuf.data() + tok0 * chunk + j + r;
+            for (int k = 0; k < n; ++k) yc[k * chunk] = tmp[k];
+          }
+        }
+      }
+    }
+    for (int64_t i = 0; i < m; ++i)
+      std::memcpy(y + i * y_stride + c0, ybuf.data() + i * chunk, static_cast<size_t>(nr) * sizeof(float));
+  }
+}
+
+}  // namespace baleen

@@ -1,0 +1,179 @@
+// Batch invariance of the integer-activation path (kernels/matmul_q8.h): with the switch on,
+// matmul takes the integer path for quantized weights at every m (the row-dot kernels for small m,
+// the integer GEMM for large m), and each output must not depend on the other rows of the call.
+// For every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
+// m in {1, 3, 8, 9, 17, 33, 100, 512} (odd weight row counts, strided x and y):
+//  1. row t of matmul(x[0..m)) == matmul(x[t]) with m = 1, bit for bit (memcmp);
+//  2. matmul == matmul_q8_ref (scalar reference: same integer block sums, same float operations in
+//     the same order), bit for bit, and so within the NMSE bound of matmul_q8_test.cc (1e-10);
+//  3. nothing outside y's rows [0, rows) of each output row is written.
+// Plus the GEMM kernel called directly (kernels/x86/q8_gemm.h, when the CPU has AVX-512) on a row
+// range: bit-identical to matmul_q8_ref inside, nothing written outside.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_q8.h"
+#include "kernels/ref/dequant.h"
+#include "kernels/ref/q8_act.h"
+#include "kernels/ref/quantize.h"
+#include "kernels/x86/q8_gemm.h"
+#include "tensor/dtype.h"
+#include "tensor/weight.h"
+
+namespace baleen {
+namespace {
+
+constexpr float kSentinel = 12345.0f;
+
+std::vector<DispatchLevel> supported_levels() {
+  std::vector<DispatchLevel> out;
+  const DispatchLevel best = max_dispatch_level(cpu_features());
+  for (DispatchLevel l : {DispatchLevel::kScalar, DispatchLevel::kAvx2, DispatchLevel::kAvx512}) {
+    if (static_cast<int>(l) <= static_cast<int>(best)) out.push_back(l);
+  }
+  return out;
+}
+
+ThreadPool& pool() {
+  static ThreadPool p(2);
+  return p;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+
+// Weights quantized from uniform [-1, 1) values; rows padded by 8 bytes of 0xFF.
+Weights make_weights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  Weights c;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
+  const uint64_t stride = row_bytes + 8;
+  c.bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
+  std::vector<float> src(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : src) v = uni(rng);
+    EXPECT_TRUE(quantize_row_ref(type, src.data(), c.bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
+  }
+  c.w.type = type;
+  c.w.rows = rows;
+  c.w.cols = cols;
+  c.w.data = c.bytes.data();
+  c.w.row_stride = stride;
+  return c;
+}
+
+// x rows uniform [-1, 1), NaN in the stride gap; one row with an outlier, one with a zero block.
+std::vector<float> make_x(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * xs), std::numeric_limits<float>::quiet_NaN());
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t k = 0; k < cols; ++k) x[i * xs + k] = uni(rng);
+    if (i == 1) x[i * xs + cols / 2] = 9.0f;
+    if (i == 2) std::fill(x.begin() + i * xs, x.begin() + i * xs + 32, 0.0f);
+  }
+  return x;
+}
+
+class Q8GemmTest : public ::testing::Test {
+ protected:
+  void SetUp() override { set_matmul_act_q8(true); }
+  void TearDown() override {
+    set_dispatch_level(DispatchLevel::kAvx512);
+    set_matmul_act_q8(true);
+  }
+};
+
+void check_type(GgmlType type, int64_t rows, int64_t cols) {
+  const std::string tname(ggml_type_info(type).name);
+  const Weights c = make_weights(type, rows, cols, 11u + static_cast<uint32_t>(cols));
+  const WeightMatrix& w = c.w;
+  std::mt19937 rng(static_cast<uint32_t>(cols + rows));
+  for (int64_t m : {1, 3, 8, 9, 17, 33, 100, 512}) {
+    ASSERT_TRUE(matmul_q8_applies(w, m));
+    const int64_t xs = cols + 5, ys = rows + 3;
+    const std::vector<float> x = make_x(m, cols, xs, rng);
+    std::vector<float> y_q8ref(static_cast<size_t>(m * ys), kSentinel);
+    matmul_q8_ref(w, x.data(), m, y_q8ref.data(), xs, ys);
+    for (DispatchLevel level : supported_levels()) {
+      ASSERT_EQ(set_dispatch_level(level), level);
+      const std::string where = tname + " " + std::to_string(rows) + "x" + std::to_string(cols) + " " +
+                                dispatch_level_name(level) + " m=" + std::to_string(m);
+      std::vector<float> y(y_q8ref.size(), kSentinel);
+      matmul(w, x.data(), m, y.data(), pool(), xs, ys);
+      int diff_single = 0;
+      std::vector<float> y1(static_cast<size_t>(rows));
+      for (int64_t t = 0; t < m; ++t) {
+        for (int64_t j = rows; j < ys; ++j) ASSERT_EQ(y[t * ys + j], kSentinel) << where << ": write outside rows";
+        matmul(w, x.data() + t * xs, 1, y1.data(), pool(), xs, rows);
+        if (std::memcmp(y1.data(), y.data() + t * ys, sizeof(float) * rows) != 0) ++diff_single;
+      }
+      EXPECT_EQ(diff_single, 0) << where << ": rows differing from the same token alone (m = 1)";
+      int diff_ref = 0;
+      double num = 0.0, den = 0.0;
+      for (int64_t t = 0; t < m; ++t) {
+        if (std::memcmp(y_q8ref.data() + t * ys, y.data() + t * ys, sizeof(float) * rows) != 0) ++diff_ref;
+        for (int64_t r = 0; r < rows; ++r) {
+          const double d = static_cast<double>(y[t * ys + r]) - y_q8ref[t * ys + r];
+          num += d * d;
+          den += static_cast<double>(y_q8ref[t * ys + r]) * y_q8ref[t * ys + r];
+        }
+      }
+      EXPECT_EQ(diff_ref, 0) << where << ": rows not bit-identical to matmul_q8_ref";
+      EXPECT_LE(num / den, 1e-10) << where;
+    }
+  }
+}
+
+TEST_F(Q8GemmTest, Q4_K) { check_type(GgmlType::kQ4_K, 37, 512); }
+TEST_F(Q8GemmTest, Q5_K) { check_type(GgmlType::kQ5_K, 37, 512); }
+TEST_F(Q8GemmTest, Q6_K) { check_type(GgmlType::kQ6_K, 37, 512); }
+TEST_F(Q8GemmTest, Q4_0) { check_type(GgmlType::kQ4_0, 37, 288); }
+TEST_F(Q8GemmTest, Q5_0) { check_type(GgmlType::kQ5_0, 37, 1408); }
+TEST_F(Q8GemmTest, Q8_0) { check_type(GgmlType::kQ8_0, 19, 288); }
+// Wider shapes: more than one weight row tile and token tile per thread.
+TEST_F(Q8GemmTest, Q4_KWide) { check_type(GgmlType::kQ4_K, 131, 768); }
+TEST_F(Q8GemmTest, Q6_KWide) { check_type(GgmlType::kQ6_K, 67, 1024); }
+
+TEST_F(Q8GemmTest, GemmKernelOnRowRange) {
+  if (max_dispatch_level(cpu_features()) != DispatchLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  for (GgmlType type :
+       {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
+    const ActQ8Kind kind = act_q8_kind(type);
+    const int64_t rows = 23, cols = 512, m = 37, ab = act_q8_row_bytes(kind, cols);
+    const Weights c = make_weights(type, rows, cols, 5u);
+    std::mt19937 rng(6);
+    const std::vector<float> x = make_x(m, cols, cols, rng);
+    std::vector<uint8_t> act(static_cast<size_t>(ab * m));
+    for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * cols, cols, act.data() + i * ab);
+    std::vector<uint8_t> panel(static_cast<size_t>(q8_gemm_panel_bytes(kind, m, cols)), 0xCD);
+    q8_gemm_pack_avx512(kind, act.data(), ab, m, cols, 0, q8_gemm_groups(m), panel.data());
+    std::vector<float> y_ref(static_cast<size_t>(m * rows)), y(y_ref.size(), kSentinel);
+    matmul_q8_ref(c.w, x.data(), m, y_ref.data());
+    q8_gemm_rows_avx512(c.w, 3, 21, panel.data(), m, y.data(), rows);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t r = 0; r < rows; ++r) {
+        if (r < 3 || r >= 21) {
+          ASSERT_EQ(y[i * rows + r], kSentinel) << ggml_type_info(type).name;
+        } else {
+          ASSERT_EQ(y[i * rows + r], y_ref[i * rows + r])
+              << ggml_type_info(type).name << " token " << i << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace baleen

@@ -18,8 +18,10 @@ namespace baleen {
 
 // Up to this many tokens, BF16 weights without AMX take the small-m kernel (gemv_bf16_avx512: weight
 // rows read in place, 16 rows per vector); above, the panel GEMM. Both give the same bits for a
-// given (row, token), so this is a speed choice only: measured with bench/gemm_bench (gemm_m/bf16).
-constexpr int64_t kMatmulBf16GemvMaxM = 15;
+// given (row, token), so this is a speed choice only. bench/matmul_bench (BF16 4096 x 4096, one
+// thread, AVX-512 BF16 host) had the small-m kernel ahead up to m = 8 (1.5x at m = 2..8) and the
+// GEMM ahead from m = 12 (1.2x, 1.7x at m = 16).
+constexpr int64_t kMatmulBf16GemvMaxM = 8;
 
 // True when dispatch_level() is kAvx512 (AVX-512 BF16; AMX is a further option inside) and the
 // switch is on. The switch starts on unless env BALEEN_BF16_GEMM=0.

@@ -3,12 +3,12 @@
 // of weight bytes read) and m = 64 (prefill-like: reports GFLOP/s, 2 * rows * cols * m per
 // product). Quantized types at m <= 8 run both matmul paths (kernels/matmul.h): "f32act" (exact
 // F32 activations, set_matmul_act_q8(false)) and "q8act" (8-bit activations, integer dots); at the
-// best level m = 2, 4, 8, 16 show where they cross. Each benchmark cycles over enough copies of its
-// weight to exceed 3x the last-level cache, so the figures are DRAM-bound like a real model's
-// decode, and the machine's DRAM read bandwidth (streaming sum, same thread count) is printed
-// first. Levels the CPU lacks are skipped. Single thread by default (kernel speed);
-// BALEEN_BENCH_THREADS=N for a pool.
-// Run: build/bench/matmul_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// best level m = 2, 4, 8, 16 show where they cross. BF16 at avx512 runs matmul's BF16 path (BF16
+// activations, batch invariant, kernels/matmul_bf16.h) and "f32path" (that path off). Each benchmark cycles over enough
+// copies of its weight to exceed 3x the last-level cache, so the figures are DRAM-bound like a real model's decode, and
+// the machine's DRAM read bandwidth (streaming sum, same thread count) is printed first. Levels the CPU lacks are
+// skipped. Single thread by default (kernel speed); BALEEN_BENCH_THREADS=N for a pool. Run: build/bench/matmul_bench
+// --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -26,6 +26,7 @@
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_bf16.h"
 #include "kernels/matmul_q8.h"
 #include "kernels/ref/dequant.h"
 #include "kernels/ref/quantize.h"
@@ -120,12 +121,14 @@ double read_bandwidth_gbs() {
   return gbs[gbs.size() / 2];
 }
 
-void bench_matmul(benchmark::State& state, const BenchWeight* bw, DispatchLevel level, int64_t m, bool act_q8) {
+void bench_matmul(benchmark::State& state, const BenchWeight* bw, DispatchLevel level, int64_t m, bool act_q8,
+                  bool bf16_off) {
   if (set_dispatch_level(level) != level) {
     state.SkipWithError("dispatch level not supported by this CPU");
     return;
   }
   set_matmul_act_q8(false);
+  set_matmul_bf16_enabled(!bf16_off);
   std::vector<float> x(static_cast<size_t>(m * kCols)), y(static_cast<size_t>(m * kRows));
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
@@ -151,6 +154,7 @@ void bench_matmul(benchmark::State& state, const BenchWeight* bw, DispatchLevel 
       benchmark::Counter(2.0 * kRows * kCols * m * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(dispatch_level_name(level)) + " threads=" + std::to_string(pool().size()));
   set_matmul_act_q8(true);
+  set_matmul_bf16_enabled(true);
 }
 
 }  // namespace
@@ -169,14 +173,23 @@ int main(int argc, char** argv) {
     for (DispatchLevel level : {DispatchLevel::kScalar, DispatchLevel::kAvx2, DispatchLevel::kAvx512}) {
       if (static_cast<int>(level) > static_cast<int>(best)) continue;
       std::vector<int64_t> ms = {1, 64};
-      if (level == best && quantized) ms = {1, 2, 4, 8, 16, 64};
+      if (level == best) ms = {1, 2, 4, 8, 16, 64};
       for (int64_t m : ms) {
         for (bool act_q8 : {false, true}) {
           if (act_q8 && (!quantized || m > 16)) continue;
           const std::string name = std::string("matmul/") + std::string(ggml_type_info(type).name) + "/" +
                                    dispatch_level_name(level) + (quantized ? (act_q8 ? "/q8act" : "/f32act") : "") +
                                    "/m=" + std::to_string(m);
-          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, bw, level, m, act_q8)
+          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, bw, level, m, act_q8, false)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime()
+              ->MinTime(m == 1 ? 0.3 : 1.0);
+        }
+        // BF16 at avx512: matmul takes the batch-invariant BF16 path (kernels/matmul_bf16.h);
+        // "f32path" is the same product with it switched off (BALEEN_BF16_GEMM=0: exact F32 row dots).
+        if (!quantized && level == DispatchLevel::kAvx512) {
+          const std::string name = std::string("matmul/bf16/avx512/f32path/m=") + std::to_string(m);
+          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, bw, level, m, false, true)
               ->Unit(benchmark::kMillisecond)
               ->UseRealTime()
               ->MinTime(m == 1 ? 0.3 : 1.0);

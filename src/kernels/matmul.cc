@@ -14,11 +14,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
             int64_t y_stride) {
   if (x_stride == 0) x_stride = w.cols;
   if (y_stride == 0) y_stride = w.rows;
-  // Prefill-sized products on BF16 weights: BF16 GEMM (AMX or AVX-512 BF16), kernels/matmul_bf16.h.
-  // Only BF16 weights take it: their values are exact in BF16, so only the activations are rounded
-  // (as llama.cpp does for BF16 tensors). F32/F16/FP8 weights would lose bits they carry.
-  if (m >= kMatmulBf16MinM && w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16 &&
-      matmul_bf16_available()) {
+  // BF16 weights at every m: BF16 GEMM (AMX or AVX-512 BF16), kernels/matmul_bf16.h, batch
+  // invariant (a token's result does not depend on the other tokens of the call). Only BF16 weights
+  // take it: their values are exact in BF16, so only the activations are rounded (as llama.cpp does
+  // for BF16 tensors). F32/F16/FP8 weights would lose bits they carry.
+  if (w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16 && matmul_bf16_available()) {
     return matmul_bf16(w, x, m, y, pool, x_stride, y_stride);
   }
   // Quantized weights, any m: 8-bit activations, integer block dots (matmul_q8.h). Every output

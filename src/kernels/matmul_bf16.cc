@@ -58,6 +58,21 @@ void matmul_bf16(const WeightMatrix& w, const float* x, int64_t m, float* y, Thr
   if (y_stride == 0) y_stride = w.rows;
   if (m <= 0 || w.rows <= 0) return;
   const int64_t kp = gemm_round_up(w.cols, kGemmKAlign);
+  const bool amx = amx_available();
+  // Few tokens on BF16 weights without AMX: weight rows read in place, same bits as the GEMM below.
+  if (!amx && m <= kMatmulBf16GemvMaxM && w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16) {
+    thread_local std::vector<uint16_t> xb_buf;
+    if (static_cast<int64_t>(xb_buf.size()) < m * kp) xb_buf.resize(static_cast<size_t>(m * kp));
+    uint16_t* xb = xb_buf.data();
+    for (int64_t t = 0; t < m; ++t) gemm_f32_to_bf16_row_avx512(x + t * x_stride, w.cols, kp, xb + t * kp);
+    const int64_t n_blocks = (w.rows + 15) / 16;
+    pool.parallel_for(n_blocks, 4, [&](int64_t b0, int64_t b1, int) {
+      const int64_t r0 = b0 * 16, r1 = b1 * 16 < w.rows ? b1 * 16 : w.rows;
+      gemv_bf16_avx512(w.data + static_cast<uint64_t>(r0) * w.row_stride, w.row_stride, r1 - r0, w.cols, kp, xb, m,
+                       y + r0, y_stride);
+    });
+    return;
+  }
   const int64_t n_blocks = (m + kGemmTokenBlock - 1) / kGemmTokenBlock;
 
   // Activations: packed once, shared read-only by all threads.
@@ -71,7 +86,6 @@ void matmul_bf16(const WeightMatrix& w, const float* x, int64_t m, float* y, Thr
 
   const int64_t np = panel_rows(kp);
   const int64_t n_panels = (w.rows + np - 1) / np;
-  const bool amx = amx_available();
   pool.parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
     thread_local std::vector<uint16_t> wp_buf;
     if (static_cast<int64_t>(wp_buf.size()) < np * kp) wp_buf.resize(static_cast<size_t>(np * kp));

@@ -1,10 +1,12 @@
-// Large-m matrix products (prefill) as a BF16 GEMM: y[m, rows] = x[m, cols] . W^T with x and W
-// rounded to BF16 (8-bit mantissa, relative error <= 2^-9 each) and F32 accumulation. The
-// activations are packed once (kernels/x86/gemm_bf16.h layout), weight rows are split across the
-// pool in panels, each panel is dequantized once to BF16 (direct decoders for common GGML types,
-// otherwise weight_row_to_f32) and multiplied with all m tokens by the AMX kernel (TDPBF16PS) when
-// amx_available(), else the AVX-512 BF16 kernel (VDPBF16PS). kernels/matmul.cc calls it for
-// m >= kMatmulBf16MinM when matmul_bf16_available(); matmul_ref is the reference.
+// Matrix products on BF16 weights (and, for tests/benchmarks, other formats) as a BF16 GEMM: y[m, rows] = x[m, cols] .
+// W^T with x and W rounded to BF16 (8-bit mantissa, relative error <= 2^-9 each) and F32 accumulation. The activations
+// are packed once (kernels/x86/gemm_bf16.h layout), weight rows are split across the pool in panels, each panel is
+// dequantized once to BF16 (direct decoders for common GGML types, otherwise weight_row_to_f32) and multiplied with all
+// m tokens by the AMX kernel (TDPBF16PS) when amx_available(), else the AVX-512 BF16 kernel (VDPBF16PS), or for few
+// tokens on BF16 weights without AMX by the small-m kernel that gives the same bits. Batch invariance: a token's row of
+// y is the same bits whatever m, the other tokens, the strides or the thread count (each (row, token) accumulator sees
+// the same operations in the same order on every path taken for a given AMX setting). kernels/matmul.cc calls it for
+// BF16 weights at every m when matmul_bf16_available(); matmul_ref is the reference.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +16,12 @@
 
 namespace baleen {
 
-// Below this many activation rows the per-row SIMD kernels (exact F32 products) are used. On the
-// AVX-512 BF16 host measured with bench/gemm_bench (gemm_m/ sweep, Q4_K 1408x2048) the GEMM is
-// already ahead at m = 8 (1.3x) and 3.5x at m = 16; 32 is kept so products of up to 31 rows stay
-// exact F32 (decode, short prompts, and the m = 17 cases of the exact matmul tests). Lowering it to
-// 8 or 16 speeds up MoE experts with few routed tokens.
-constexpr int64_t kMatmulBf16MinM = 32;
+// Up to this many tokens, BF16 weights without AMX take the small-m kernel (gemv_bf16_avx512: weight
+// rows read in place, 16 rows per vector); above, the panel GEMM. Both give the same bits for a
+// given (row, token), so this is a speed choice only. bench/matmul_bench (BF16 4096 x 4096, one
+// thread, AVX-512 BF16 host) had the small-m kernel ahead up to m = 8 (1.5x at m = 2..8) and the
+// GEMM ahead from m = 12 (1.2x, 1.7x at m = 16).
+constexpr int64_t kMatmulBf16GemvMaxM = 8;
 
 // True when dispatch_level() is kAvx512 (AVX-512 BF16; AMX is a further option inside) and the
 // switch is on. The switch starts on unless env BALEEN_BF16_GEMM=0.

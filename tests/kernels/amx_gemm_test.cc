@@ -189,25 +189,24 @@ TEST_F(Bf16GemmTest, AmxKernelMatchesReferences) {
   run_all("amx");
 }
 
-// matmul() takes the GEMM from kMatmulBf16MinM rows on (BF16 weights only) and stays exact-F32 below.
-TEST_F(Bf16GemmTest, MatmulUsesGemmFromThreshold) {
+// matmul() takes the BF16 path (matmul_bf16) for BF16 weights at every m, on both sides of the
+// small-m kernel's limit kMatmulBf16GemvMaxM and of 32 tokens, and the exact F32 path when the
+// switch is off (differs from matmul_bf16: the activations are not rounded).
+TEST_F(Bf16GemmTest, MatmulUsesBf16PathAtEveryM) {
   auto c = make_ggml(GgmlType::kBF16, 48, 64, 5);
   ThreadPool pool(2);
-  for (int64_t m : {kMatmulBf16MinM - 1, kMatmulBf16MinM}) {
-    std::vector<float> x(static_cast<size_t>(m * 64)), y(static_cast<size_t>(m * 48)), g(y.size()), r(y.size());
+  for (int64_t m : {int64_t{1}, kMatmulBf16GemvMaxM, kMatmulBf16GemvMaxM + 1, int64_t{31}, int64_t{32}}) {
+    std::vector<float> x(static_cast<size_t>(m * 64)), y(static_cast<size_t>(m * 48)), g(y.size()), f(y.size());
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
     for (float& v : x) v = uni(rng);
     matmul(c->w, x.data(), m, y.data(), pool);
     matmul_bf16(c->w, x.data(), m, g.data(), pool);
-    matmul_ref(c->w, x.data(), m, r.data());
-    const bool same_as_gemm = std::memcmp(y.data(), g.data(), y.size() * 4) == 0;
-    const bool same_as_ref = std::memcmp(y.data(), r.data(), y.size() * 4) == 0;
-    if (m >= kMatmulBf16MinM) {
-      EXPECT_TRUE(same_as_gemm) << "m=" << m;
-    } else {
-      EXPECT_FALSE(same_as_gemm && !same_as_ref) << "m=" << m;
-    }
+    EXPECT_EQ(std::memcmp(y.data(), g.data(), y.size() * 4), 0) << "m=" << m;
+    set_matmul_bf16_enabled(false);
+    matmul(c->w, x.data(), m, f.data(), pool);
+    set_matmul_bf16_enabled(true);
+    EXPECT_NE(std::memcmp(f.data(), g.data(), y.size() * 4), 0) << "m=" << m << ": switch off still rounds x";
   }
 }
 

@@ -9,6 +9,9 @@
 //                 16 tokens' (x[t, k], x[t, k + 1]) pairs ("VNNI" layout). Tokens past m are zero.
 //                 A block's slab is an AMX B tile sequence (16 pair rows x 64 bytes per 32 k) and
 //                 one 512-bit load gives the 16 tokens' pair for VDPBF16PS.
+// The small-m path (gemv_bf16_avx512) reads BF16 weight rows in place and gives bitwise the values
+// of gemm_panel_avx512 for the same rows and tokens (see gemv_bf16_avx512.cc), so a token's result
+// does not depend on how many tokens share the product.
 // Only call the *_avx512 functions when dispatch_level() is kAvx512, the *_amx ones when
 // amx_available() (core/cpu_features.h).
 #pragma once
@@ -22,6 +25,7 @@ namespace baleen {
 constexpr int64_t kGemmKAlign = 32;    // kp is a multiple of this (one AMX tile of BF16 k)
 constexpr int64_t kGemmRowAlign = 32;  // panel_rows is a multiple of this (2 AMX A tiles)
 constexpr int64_t kGemmTokenBlock = 16;
+constexpr int64_t kGemvTokenGroup = 8;  // tokens per pass of gemv_bf16_avx512 over a 16-row block
 
 inline int64_t gemm_round_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
@@ -44,6 +48,12 @@ void gemm_panel_avx512(const uint16_t* wp, int64_t rows, int64_t kp, const uint1
                        int64_t y_stride);
 void gemm_panel_amx(const uint16_t* wp, int64_t rows, int64_t kp, const uint16_t* xp, int64_t m, float* y,
                     int64_t y_stride);
+// Rows [0, rows) of a GGML BF16 matrix at w (row stride w_stride bytes, cols elements each) times
+// m tokens xb [m, kp] BF16 (gemm_f32_to_bf16_row_avx512 of each token: rounded, zero past cols):
+// y[t * y_stride + r] = bitwise gemm_panel_avx512's value for that row and token. Overwrites those
+// y entries only; reads no weight byte past a row's cols elements.
+void gemv_bf16_avx512(const uint8_t* w, uint64_t w_stride, int64_t rows, int64_t cols, int64_t kp, const uint16_t* xb,
+                      int64_t m, float* y, int64_t y_stride);
 // AMX tile state is per thread: configure before gemm_panel_amx on a thread, release after.
 void gemm_amx_begin();
 void gemm_amx_end();

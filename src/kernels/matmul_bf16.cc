@@ -13,8 +13,11 @@ namespace {
 
 std::atomic<bool>& enabled_slot() {
   static std::atomic<bool> slot{[] {
+    // Off by default: rounding activations to BF16 moves the logits of BF16 models by ~0.02-0.04
+    // against exact math and flipped an MoE routing decision on the FP8 conformance model (whose
+    // non-FP8 tensors are BF16). BALEEN_BF16_GEMM=1 opts in (prefill on BF16 weights ~5x faster).
     const char* env = std::getenv("BALEEN_BF16_GEMM");
-    return env == nullptr || std::strcmp(env, "0") != 0;
+    return env != nullptr && std::strcmp(env, "1") == 0;
   }()};
   return slot;
 }

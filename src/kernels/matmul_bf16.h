@@ -24,7 +24,7 @@ namespace baleen {
 constexpr int64_t kMatmulBf16GemvMaxM = 8;
 
 // True when dispatch_level() is kAvx512 (AVX-512 BF16; AMX is a further option inside) and the
-// switch is on. The switch starts on unless env BALEEN_BF16_GEMM=0.
+// switch is on. The switch starts off (exact F32 path for BF16 weights) unless env BALEEN_BF16_GEMM=1.
 bool matmul_bf16_available();
 // For tests and benchmarks; returns matmul_bf16_available().
 bool set_matmul_bf16_enabled(bool enabled);

@@ -175,7 +175,10 @@ class Bf16GemmTest : public ::testing::Test {
                    << dispatch_level_name(dispatch_level());
     amx_was_ = amx_available();
   }
-  void TearDown() override { set_amx_enabled(amx_was_); }
+  void TearDown() override {
+    set_amx_enabled(amx_was_);
+    set_matmul_bf16_enabled(false);  // the default (kernels/matmul_bf16.h)
+  }
   bool amx_was_ = false;
 };
 

@@ -133,7 +133,7 @@ class Bf16InvarianceTest : public ::testing::Test {
   }
   void TearDown() override {
     set_amx_enabled(amx_was_);
-    set_matmul_bf16_enabled(true);
+    set_matmul_bf16_enabled(false);  // the default (kernels/matmul_bf16.h)
   }
   bool amx_was_ = false;
 };

@@ -8,48 +8,60 @@
 
 namespace baleen {
 
-void gqa_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
-                   Scratch& s, ThreadPool& pool, float* out) {
+void gqa_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, std::span<const SeqRows> seqs,
+                   const float* xn, int64_t n, Scratch& s, ThreadPool& pool, float* out) {
   const ModelConfig& cfg = model.config();
   const RopeSetup& rope = model.rope();
   const int64_t H = cfg.n_heads, KV = cfg.n_kv_heads, hd = cfg.head_dim;
-  const int64_t group = H / KV;
-  float* q = grow(s.q, n * H * hd);  // [n_tokens, n_heads, head_dim]
+  const int64_t group = H / KV, kw = KV * hd;
+  float* q = grow(s.q, n * H * hd);  // [n_rows, n_heads, head_dim]
   matmul(L.wq, xn, n, q, pool);
-  // K and V rows go straight into the cache: [n_tokens, n_kv_heads, head_dim] at pos0.
-  matmul(L.wk, xn, n, kv.k_row(pos0), pool);
-  matmul(L.wv, xn, n, kv.v_row(pos0), pool);
-  for (int64_t t = 0; t < n; ++t) {
-    const int64_t pos = pos0 + t;
-    float* qt = q + t * H * hd;
-    float* kt = kv.k_row(pos);
-    float* vt = kv.v_row(pos);
-    if (!L.bq.empty()) {
-      for (int64_t i = 0; i < H * hd; ++i) qt[i] += L.bq[i];
-      for (int64_t i = 0; i < KV * hd; ++i) kt[i] += L.bk[i];
-      for (int64_t i = 0; i < KV * hd; ++i) vt[i] += L.bv[i];
+  // K and V of every row [n_rows, n_kv_heads, head_dim], then into each sequence's cache rows.
+  float* k_new = grow(s.kv_new, n * kw);
+  float* v_new = grow(s.v_new, n * kw);
+  matmul(L.wk, xn, n, k_new, pool);
+  matmul(L.wv, xn, n, v_new, pool);
+  for (const SeqRows& sq : seqs) {
+    const KvLayer kv = sq.cache->layer(il);
+    BALEEN_ASSERT(kv.width == kw, "GQA cache width %lld, want %lld", static_cast<long long>(kv.width),
+                  static_cast<long long>(kw));
+    for (int64_t t = 0; t < sq.n; ++t) {
+      const int64_t pos = sq.pos0 + t, r = sq.row0 + t;
+      float* qt = q + r * H * hd;
+      float* kt = kv.k_row(pos);
+      float* vt = kv.v_row(pos);
+      std::copy_n(k_new + r * kw, kw, kt);
+      std::copy_n(v_new + r * kw, kw, vt);
+      if (!L.bq.empty()) {
+        for (int64_t i = 0; i < H * hd; ++i) qt[i] += L.bq[i];
+        for (int64_t i = 0; i < kw; ++i) kt[i] += L.bk[i];
+        for (int64_t i = 0; i < kw; ++i) vt[i] += L.bv[i];
+      }
+      for (int64_t h = 0; h < H; ++h) rope_ref(qt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
+      for (int64_t h = 0; h < KV; ++h) rope_ref(kt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
     }
-    for (int64_t h = 0; h < H; ++h) rope_ref(qt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
-    for (int64_t h = 0; h < KV; ++h) rope_ref(kt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
   }
-  float* heads = grow(s.heads, n * H * hd);  // [n_tokens, n_heads, head_dim]
+  float* heads = grow(s.heads, n * H * hd);  // [n_rows, n_heads, head_dim]
   const float scale = rope.attn_scale;
-  pool.parallel_for(H * n, 1, [&](int64_t i0, int64_t i1, int thread) {
-    float* sc = s.thread_scores[thread].data();
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t h = i / n, t = i % n, g = h / group;
-      const float* qh = q + (t * H + h) * hd;
-      const int64_t n_kv = pos0 + t + 1;
+  const int64_t n_items = plan_attention_items(seqs, H, s, pool.size(), [](const SeqRows&) { return true; });
+  pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
+    float* sc = s.scores.data() + thread * s.scores_stride;
+    for_attention_items(s, seqs, H, i0, i1, [&](size_t j, int64_t h, int64_t t) {
+      const SeqRows& sq = seqs[j];
+      const KvLayer kv = sq.cache->layer(il);
+      const int64_t g = h / group, r = sq.row0 + t;
+      const float* qh = q + (r * H + h) * hd;
+      const int64_t n_kv = sq.pos0 + t + 1;
       for (int64_t u = 0; u < n_kv; ++u) sc[u] = scale * dot_f32(qh, kv.k_row(u) + g * hd, hd);
       softmax_ref(sc, n_kv);
-      float* o = heads + (t * H + h) * hd;
+      float* o = heads + (r * H + h) * hd;
       std::fill_n(o, hd, 0.0f);
       for (int64_t u = 0; u < n_kv; ++u) {
         const float p = sc[u];
         const float* vu = kv.v_row(u) + g * hd;
         for (int64_t d = 0; d < hd; ++d) o[d] += p * vu[d];
       }
-    }
+    });
   });
   matmul(L.wo, heads, n, out, pool);
 }

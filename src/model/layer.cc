@@ -31,8 +31,8 @@ void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_
   });
 }
 
-void decoder_layer(const ModelImpl& model, const LayerWeights& L, KvLayer kv, float* x, int64_t n, int64_t pos0,
-                   bool absorbed, Scratch& s, ThreadPool& pool) {
+void decoder_layer(const ModelImpl& model, const LayerWeights& L, int64_t il, std::span<const SeqRows> seqs, float* x,
+                   int64_t n, Scratch& s, ThreadPool& pool) {
   const ModelConfig& cfg = model.config();
   const int64_t E = cfg.hidden_size;
   const auto eps = static_cast<float>(cfg.rms_norm_eps);
@@ -40,9 +40,9 @@ void decoder_layer(const ModelImpl& model, const LayerWeights& L, KvLayer kv, fl
   float* br = grow(s.branch, n * E);  // [n_tokens, hidden_size]
   rms_norm_rows(x, L.attn_norm.data(), n, E, eps, xn);
   if (cfg.arch == ModelArch::kDeepseek2) {
-    mla_attention(model, L, kv, xn, n, pos0, absorbed, s, pool, br);
+    mla_attention(model, L, il, seqs, xn, n, s, pool, br);
   } else {
-    gqa_attention(model, L, kv, xn, n, pos0, s, pool, br);
+    gqa_attention(model, L, il, seqs, xn, n, s, pool, br);
   }
   for (int64_t i = 0; i < n * E; ++i) x[i] += br[i];
   rms_norm_rows(x, L.ffn_norm.data(), n, E, eps, xn);

@@ -11,38 +11,51 @@
 
 namespace baleen {
 
-void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, const float* xn, int64_t n, int64_t pos0,
-                   bool absorbed, Scratch& s, ThreadPool& pool, float* out) {
+void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, std::span<const SeqRows> seqs,
+                   const float* xn, int64_t n, Scratch& s, ThreadPool& pool, float* out) {
   const ModelConfig& cfg = model.config();
   const RopeSetup& rope = model.rope();
   const int64_t H = cfg.n_heads, nope = cfg.qk_nope_head_dim, rdim = cfg.qk_rope_head_dim;
-  const int64_t qk = nope + rdim, vdim = cfg.v_head_dim, R = cfg.kv_lora_rank, W = kv.width;  // W = R + rdim
+  const int64_t qk = nope + rdim, vdim = cfg.v_head_dim, R = cfg.kv_lora_rank, W = R + rdim;
   const auto eps = static_cast<float>(cfg.rms_norm_eps);
   const float scale = rope.attn_scale;
 
-  // Query: [n_tokens, n_heads, qk_head_dim], each head = [q_nope | q_pe].
+  // Query: [n_rows, n_heads, qk_head_dim], each head = [q_nope | q_pe].
   float* q = grow(s.q, n * H * qk);
   if (cfg.q_lora_rank > 0) {
-    float* qa = grow(s.q_a, n * cfg.q_lora_rank);  // [n_tokens, q_lora_rank]
+    float* qa = grow(s.q_a, n * cfg.q_lora_rank);  // [n_rows, q_lora_rank]
     matmul(L.wq_a, xn, n, qa, pool);
     rms_norm_rows(qa, L.q_a_norm.data(), n, cfg.q_lora_rank, eps, qa);
     matmul(L.wq_b, qa, n, q, pool);
   } else {
     matmul(L.wq_plain, xn, n, q, pool);
   }
-  // Latent + k_pe straight into the cache rows: [n_tokens, kv_lora_rank + qk_rope_head_dim].
-  matmul(L.wkv_a, xn, n, kv.row(pos0), pool);
-  for (int64_t t = 0; t < n; ++t) {
-    const int64_t pos = pos0 + t;
-    float* row = kv.row(pos);
-    rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
-    rope_ref(row + R, rdim, pos, rope.inv_freq.data(), rope.style);
-    for (int64_t h = 0; h < H; ++h) rope_ref(q + (t * H + h) * qk + nope, rdim, pos, rope.inv_freq.data(), rope.style);
+  // Latent + k_pe of every row [n_rows, kv_lora_rank + qk_rope_head_dim], then into each
+  // sequence's cache rows (normalised, rotated).
+  float* kv_new = grow(s.kv_new, n * W);
+  matmul(L.wkv_a, xn, n, kv_new, pool);
+  for (const SeqRows& sq : seqs) {
+    const KvLayer kv = sq.cache->layer(il);
+    BALEEN_ASSERT(kv.width == W, "MLA cache width %lld, want %lld", static_cast<long long>(kv.width),
+                  static_cast<long long>(W));
+    for (int64_t t = 0; t < sq.n; ++t) {
+      const int64_t pos = sq.pos0 + t, r = sq.row0 + t;
+      float* row = kv.row(pos);
+      std::copy_n(kv_new + r * W, W, row);
+      rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
+      rope_ref(row + R, rdim, pos, rope.inv_freq.data(), rope.style);
+      for (int64_t h = 0; h < H; ++h)
+        rope_ref(q + (r * H + h) * qk + nope, rdim, pos, rope.inv_freq.data(), rope.style);
+    }
   }
-  const int64_t n_kv = pos0 + n;
-  float* heads = grow(s.heads, n * H * vdim);  // [n_tokens, n_heads, v_head_dim]
+  float* heads = grow(s.heads, n * H * vdim);  // [n_rows, n_heads, v_head_dim]
 
-  if (!absorbed) {
+  // Naive sequences one at a time: each expands its own cache.
+  for (size_t j = 0; j < seqs.size(); ++j) {
+    const SeqRows& sq = seqs[j];
+    if (sq.absorbed) continue;
+    const KvLayer kv = sq.cache->layer(il);
+    const int64_t n_kv = sq.pos0 + sq.n;
     // Expanded keys/values of every cached position: [n_kv, n_heads, qk_nope_head_dim + v_head_dim].
     const int64_t kvw = H * (nope + vdim);
     float* kx = grow(s.k_exp, n_kv * kvw);
@@ -52,18 +65,20 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, co
       matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kx, kvw, nope + vdim, pool);
       for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], kv.row(0), n_kv, kx + h * (nope + vdim) + nope, pool, W, kvw);
     }
-    pool.parallel_for(H * n, 1, [&](int64_t i0, int64_t i1, int thread) {
-      float* sc = s.thread_scores[thread].data();
+    const int64_t n_items =
+        plan_attention_items(seqs.subspan(j, 1), H, s, pool.size(), [](const SeqRows&) { return true; });
+    pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
+      float* sc = s.scores.data() + thread * s.scores_stride;
       for (int64_t i = i0; i < i1; ++i) {
-        const int64_t h = i / n, t = i % n;
-        const float* qh = q + (t * H + h) * qk;
-        const int64_t m = pos0 + t + 1;
+        const int64_t h = i / sq.n, t = i % sq.n;
+        const float* qh = q + ((sq.row0 + t) * H + h) * qk;
+        const int64_t m = sq.pos0 + t + 1;
         for (int64_t u = 0; u < m; ++u) {
           const float* k = kx + u * kvw + h * (nope + vdim);
           sc[u] = scale * (dot_f32(qh, k, nope) + dot_f32(qh + nope, kv.row(u) + R, rdim));
         }
         softmax_ref(sc, m);
-        float* o = heads + (t * H + h) * vdim;
+        float* o = heads + ((sq.row0 + t) * H + h) * vdim;
         std::fill_n(o, vdim, 0.0f);
         for (int64_t u = 0; u < m; ++u) {
           const float p = sc[u];
@@ -72,38 +87,66 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, KvLayer kv, co
         }
       }
     });
-  } else {
-    // q~ = W_UK^T q_nope per head: [n_tokens, n_heads, kv_lora_rank].
-    float* qa = grow(s.q_abs, n * H * R);
-    if (L.k_b_latent_rows) {
-      for (int64_t h = 0; h < H; ++h) matmul(L.k_b[h], q + h * qk, n, qa + h * R, pool, H * qk, H * R);
-    } else {
-      matmul_xw_heads(L.k_b, q, H * qk, qk, n, qa, H * R, R, pool);
+  }
+
+  // Absorbed sequences together. Runs of consecutive absorbed sequences are contiguous rows
+  // [r0, r1) that share one W_UK and one W_UV product per head.
+  const auto for_absorbed_runs = [&](auto&& fn) {
+    for (size_t j = 0; j < seqs.size();) {
+      if (!seqs[j].absorbed) {
+        ++j;
+        continue;
+      }
+      const int64_t r0 = seqs[j].row0;
+      while (j < seqs.size() && seqs[j].absorbed) ++j;
+      fn(r0, seqs[j - 1].row0 + seqs[j - 1].n);
     }
-    float* z = grow(s.z, n * H * R);  // latent context [n_tokens, n_heads, kv_lora_rank]
-    pool.parallel_for(H * n, 1, [&](int64_t i0, int64_t i1, int thread) {
-      float* sc = s.thread_scores[thread].data();
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t h = i / n, t = i % n;
-        const float* qt = qa + (t * H + h) * R;
-        const float* qpe = q + (t * H + h) * qk + nope;
-        const int64_t m = pos0 + t + 1;
-        for (int64_t u = 0; u < m; ++u) {
-          const float* row = kv.row(u);
-          sc[u] = scale * (dot_f32(qt, row, R) + dot_f32(qpe, row + R, rdim));
-        }
-        softmax_ref(sc, m);
-        float* zo = z + (t * H + h) * R;
-        std::fill_n(zo, R, 0.0f);
-        for (int64_t u = 0; u < m; ++u) {
-          const float p = sc[u];
-          const float* c = kv.row(u);
-          for (int64_t d = 0; d < R; ++d) zo[d] += p * c[d];
-        }
+  };
+  const int64_t n_items = plan_attention_items(seqs, H, s, pool.size(), [](const SeqRows& sq) { return sq.absorbed; });
+  if (n_items == 0) {
+    matmul(L.wo, heads, n, out, pool);
+    return;
+  }
+  // q~ = W_UK^T q_nope per head: [n_rows, n_heads, kv_lora_rank] (absorbed rows only).
+  float* qa = grow(s.q_abs, n * H * R);
+  for_absorbed_runs([&](int64_t r0, int64_t r1) {
+    const float* qr = q + r0 * H * qk;
+    float* qar = qa + r0 * H * R;
+    if (L.k_b_latent_rows) {
+      for (int64_t h = 0; h < H; ++h) matmul(L.k_b[h], qr + h * qk, r1 - r0, qar + h * R, pool, H * qk, H * R);
+    } else {
+      matmul_xw_heads(L.k_b, qr, H * qk, qk, r1 - r0, qar, H * R, R, pool);
+    }
+  });
+  float* z = grow(s.z, n * H * R);  // latent context [n_rows, n_heads, kv_lora_rank]
+  pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
+    float* sc = s.scores.data() + thread * s.scores_stride;
+    for_attention_items(s, seqs, H, i0, i1, [&](size_t j, int64_t h, int64_t t) {
+      const SeqRows& sq = seqs[j];
+      const KvLayer kv = sq.cache->layer(il);
+      const int64_t r = sq.row0 + t;
+      const float* qt = qa + (r * H + h) * R;
+      const float* qpe = q + (r * H + h) * qk + nope;
+      const int64_t m = sq.pos0 + t + 1;
+      for (int64_t u = 0; u < m; ++u) {
+        const float* row = kv.row(u);
+        sc[u] = scale * (dot_f32(qt, row, R) + dot_f32(qpe, row + R, rdim));
+      }
+      softmax_ref(sc, m);
+      float* zo = z + (r * H + h) * R;
+      std::fill_n(zo, R, 0.0f);
+      for (int64_t u = 0; u < m; ++u) {
+        const float p = sc[u];
+        const float* c = kv.row(u);
+        for (int64_t d = 0; d < R; ++d) zo[d] += p * c[d];
       }
     });
-    for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], z + h * R, n, heads + h * vdim, pool, H * R, H * vdim);
-  }
+  });
+  for_absorbed_runs([&](int64_t r0, int64_t r1) {
+    for (int64_t h = 0; h < H; ++h) {
+      matmul(L.v_b[h], z + r0 * H * R + h * R, r1 - r0, heads + r0 * H * vdim + h * vdim, pool, H * R, H * vdim);
+    }
+  });
   matmul(L.wo, heads, n, out, pool);
 }
 

@@ -2,8 +2,10 @@
 // Hugging Face folder (config.json + safetensors [+ tokenizer.json]), validates the architecture
 // and binds every tensor by name (zero-copy views into the mapped files). `Session` holds one
 // sequence's KV cache (for MLA: only the normalised latent and the rotated shared k_pe per token
-// per layer) and evaluates tokens against it. Used by the CLI (`run`, `chat`, `logits`) and later
-// by the engine's scheduler.
+// per layer) and evaluates tokens against it. `eval_batch` advances several sessions in one forward
+// pass (prefill chunks and single-token decodes mixed; every weight matrix is read once per step for
+// all of them); Session::eval is its one-item case. Used by the CLI (`run`, `chat`, `logits`,
+// `bench`) and the engine's scheduler.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,7 @@ struct ModelConfig {
   ModelArch arch = ModelArch::kLlama;
   int64_t n_vocab = 0;
   int64_t hidden_size = 0;
-  int64_t n_layers = 0;           // main layers (MTP layers not counted)
+  int64_t n_layers = 0;  // main layers (MTP layers not counted)
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;         // llama/qwen2 (GQA); deepseek2: n_heads
   int64_t head_dim = 0;           // llama/qwen2
@@ -54,7 +56,7 @@ struct ModelConfig {
   int64_t moe_intermediate_size = 0;
   int64_t n_group = 1;
   int64_t topk_group = 1;
-  bool scoring_sigmoid = false;   // sigmoid (V3 noaux_tc) vs softmax (V2)
+  bool scoring_sigmoid = false;  // sigmoid (V3 noaux_tc) vs softmax (V2)
   bool norm_topk_prob = false;
   double routed_scaling_factor = 1.0;
   int64_t n_mtp_layers = 0;  // MTP modules present in the loaded weights
@@ -133,5 +135,43 @@ class Session {
   // appended), kInvalidArgument for an id outside the vocabulary.
   virtual Status import_kv(std::span<const TokenId> tokens, const float* kv);
 };
+
+// One sequence's part of a batched step.
+struct BatchItem {
+  Session* session = nullptr;
+  std::span<const TokenId> tokens;  // appended at positions session->n_past() ... (not empty)
+  // nullptr: no logits. Otherwise resized to [n_vocab] for the item's last token, or to
+  // [n_tokens, n_vocab] when all_logits (e.g. for prompt logprobs).
+  std::vector<float>* logits = nullptr;
+  bool all_logits = false;
+};
+
+struct Scratch;  // model/forward.h
+
+// The buffers of batched steps (activations, attention and FFN temporaries, logits rows), grown to
+// the largest step seen and never shrunk, so that steady-state steps allocate nothing. Owned by
+// whoever drives eval_batch (one per scheduler thread); not tied to a model.
+class BatchScratch {
+ public:
+  BatchScratch();
+  ~BatchScratch();
+  BatchScratch(BatchScratch&&) noexcept;
+  BatchScratch& operator=(BatchScratch&&) noexcept;
+  Scratch& impl() { return *impl_; }  // for the model's own code
+
+ private:
+  std::unique_ptr<Scratch> impl_;
+};
+
+// Evaluates every item in ONE forward pass: the rows of all items go through each projection,
+// expert and the output head together; attention runs per sequence against its own cache (each
+// session keeps its own MLA form choice: naive for chunks of >= 16 tokens under kAuto). Results
+// equal those of evaluating the items one by one with Session::eval (rows are independent).
+// scratch: nullptr uses the first item's session's own buffers.
+// Errors (checked for every item before anything is evaluated: on error no session is changed):
+// kInvalidArgument for no items, a null or repeated session, sessions from different models or
+// thread pools, an empty token list, or an id outside the vocabulary; kOutOfRange when an item
+// would exceed its session's n_ctx. Each message names the item index.
+Status eval_batch(std::span<const BatchItem> items, BatchScratch* scratch = nullptr);
 
 }  // namespace baleen

@@ -29,7 +29,8 @@ Status SessionImpl::mtp_logits(std::vector<float>* logits) {
   }
   float* x = grow(s_.x, n * E);  // [n, hidden_size]
   matmul(m.eh_proj, in, n, x, pool_);
-  decoder_layer(model_, m.block, mtp_cache_.layer(0), x, n, 0, use_absorbed(n), s_, pool_);
+  const SeqRows seq{&mtp_cache_, 0, n, 0, use_absorbed(n)};
+  decoder_layer(model_, m.block, 0, std::span<const SeqRows>(&seq, 1), x, n, s_, pool_);
   rms_norm_rows(x, m.head_norm.data(), n, E, eps, x);
   logits->resize(static_cast<size_t>(n * cfg.n_vocab));
   matmul(m.head, x, n, logits->data(), pool_);

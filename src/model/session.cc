@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "kernels/matmul.h"
-
 namespace baleen {
 
 SessionImpl::SessionImpl(const ModelImpl& model, ThreadPool& pool, const SessionOptions& opts, int64_t n_ctx)
@@ -15,7 +13,6 @@ SessionImpl::SessionImpl(const ModelImpl& model, ThreadPool& pool, const Session
     mtp_cache_.init(cfg, 1, n_ctx);
     hidden_.assign(static_cast<size_t>(n_ctx * cfg.hidden_size), 0.0f);
   }
-  s_.thread_scores.assign(static_cast<size_t>(pool.size()), std::vector<float>(static_cast<size_t>(n_ctx)));
 }
 
 bool SessionImpl::use_absorbed(int64_t n_tokens) const {
@@ -31,41 +28,8 @@ bool SessionImpl::use_absorbed(int64_t n_tokens) const {
 }
 
 Status SessionImpl::eval(std::span<const TokenId> tokens, std::vector<float>* logits, bool all_logits) {
-  const ModelConfig& cfg = model_.config();
-  const ModelWeights& w = model_.weights();
-  const auto n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return make_error(ErrorCode::kInvalidArgument, "eval: no tokens");
-  if (n > n_ctx_ - n_past_) {
-    return make_error(ErrorCode::kOutOfRange, "context full: %lld tokens + %lld new > n_ctx %lld",
-                      static_cast<long long>(n_past_), static_cast<long long>(n), static_cast<long long>(n_ctx_));
-  }
-  for (TokenId id : tokens) {
-    if (id < 0 || id >= cfg.n_vocab) {
-      return make_error(ErrorCode::kInvalidArgument, "token id %d outside the vocabulary [0, %lld)", id,
-                        static_cast<long long>(cfg.n_vocab));
-    }
-  }
-  const int64_t E = cfg.hidden_size, pos0 = n_past_;
-  float* x = grow(s_.x, n * E);  // [n_tokens, hidden_size]
-  for (int64_t t = 0; t < n; ++t) weight_row_to_f32(w.tok_embd, tokens[t], x + t * E);
-  const bool absorbed = use_absorbed(n);
-  for (int64_t il = 0; il < cfg.n_layers; ++il) {
-    decoder_layer(model_, w.layers[il], cache_.layer(il), x, n, pos0, absorbed, s_, pool_);
-  }
-  rms_norm_rows(x, w.output_norm.data(), n, E, static_cast<float>(cfg.rms_norm_eps), x);
-  if (!hidden_.empty()) std::copy_n(x, n * E, hidden_.data() + pos0 * E);
-  std::copy(tokens.begin(), tokens.end(), tokens_.begin() + pos0);
-  n_past_ += n;
-  if (logits != nullptr) {
-    if (all_logits) {
-      logits->resize(static_cast<size_t>(n * cfg.n_vocab));
-      matmul(w.output, x, n, logits->data(), pool_);
-    } else {
-      logits->resize(static_cast<size_t>(cfg.n_vocab));
-      matmul(w.output, x + (n - 1) * E, 1, logits->data(), pool_);
-    }
-  }
-  return ok_status();
+  const BatchItem item{this, tokens, logits, all_logits};
+  return step(std::span<const BatchItem>(&item, 1), &s_);
 }
 
 void SessionImpl::truncate(int64_t n) {

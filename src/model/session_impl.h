@@ -1,5 +1,6 @@
 // The concrete Session: KV cache, scratch, the tokens and (for MTP) the final normed hidden
-// states of everything evaluated so far. eval() lives in session.cc, mtp_logits() in mtp.cc.
+// states of everything evaluated so far. The forward pass of eval() and eval_batch() is
+// SessionImpl::step in batch.cc, mtp_logits() is in mtp.cc.
 #pragma once
 
 #include <vector>
@@ -23,6 +24,10 @@ class SessionImpl final : public Session {
   int64_t kv_floats_per_token() const override;
   Status export_kv(int64_t pos0, int64_t n, float* out) const override;
   Status import_kv(std::span<const TokenId> tokens, const float* kv) override;
+
+  // One forward pass of `items` (validated here first; see eval_batch). scratch: nullptr uses the
+  // first item's session's buffers.
+  static Status step(std::span<const BatchItem> items, Scratch* scratch);
 
  private:
   // Naive MLA for chunks of at least this many tokens under AttentionForm::kAuto.

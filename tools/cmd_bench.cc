@@ -1,9 +1,10 @@
 // `baleen bench`: llama-bench-style throughput of one model on this machine. pp: a prefill of -p
 // pseudo-random tokens in one eval; tg: -n single-token greedy decodes after a one-token prompt;
-// batch B: B sequences each decoding -n tokens, stepped round-robin (one eval per sequence per step:
-// there is no batched multi-sequence forward yet). One warm-up run, then -r timed repetitions (median,
-// min, max). Also measures the DRAM read bandwidth and relates tg to it (decode roofline). Text
-// table by default; --json prints one JSON object on stdout.
+// batch B: B sequences each decoding -n tokens, one batched forward (eval_batch) per step for all
+// of them. One warm-up run, then -r timed repetitions (median, min, max). Also times loading with
+// the page cache warm (Model::load, and load through the first token's logits) and measures the
+// DRAM read bandwidth and relates tg to it (decode roofline). Text table by default; --json prints
+// one JSON object on stdout.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -84,23 +85,42 @@ Result<double> run_pp(Session& s, const std::vector<TokenId>& ids, std::vector<f
 }
 
 // B sessions (B = sessions.size()): each starts from its one-token prompt (not timed), then n_gen
-// steps, each evaluating the greedy next token of every session in turn. tg is the B = 1 case.
+// steps, each one eval_batch of the greedy next token of every session. tg is the B = 1 case.
 Result<double> run_decode(const std::vector<Session*>& sessions, const std::vector<TokenId>& first, int64_t n_gen,
-                          std::vector<std::vector<float>>* logits) {
+                          std::vector<std::vector<float>>* logits, BatchScratch* scratch) {
   const size_t b = sessions.size();
+  std::vector<TokenId> next(b);
+  std::vector<BatchItem> items(b);
   for (size_t i = 0; i < b; ++i) {
     sessions[i]->truncate(0);
-    const TokenId id = first[i % first.size()];
-    BALEEN_TRY(sessions[i]->eval(std::span<const TokenId>(&id, 1), &(*logits)[i]));
+    next[i] = first[i % first.size()];
+    items[i] = BatchItem{sessions[i], std::span<const TokenId>(&next[i], 1), &(*logits)[i]};
   }
+  BALEEN_TRY(eval_batch(items, scratch));
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < n_gen; ++step) {
-    for (size_t i = 0; i < b; ++i) {
-      const TokenId id = argmax((*logits)[i]);
-      BALEEN_TRY(sessions[i]->eval(std::span<const TokenId>(&id, 1), &(*logits)[i]));
-    }
+    for (size_t i = 0; i < b; ++i) next[i] = argmax((*logits)[i]);
+    BALEEN_TRY(eval_batch(items, scratch));
   }
   return tokens_per_second(static_cast<int64_t>(b) * n_gen, t0);
+}
+
+// Load timing with the page cache warm (the caller has run the model already): Model::load alone,
+// and Model::load + a session of n_ctx tokens + the logits of a one-token prompt (time to first
+// token), in seconds.
+struct LoadTimes {
+  double load_s = 0, first_token_s = 0;
+};
+Result<LoadTimes> time_load(const std::string& path, ThreadPool& pool, const SessionOptions& so, TokenId first) {
+  LoadTimes t;
+  auto t0 = std::chrono::steady_clock::now();
+  BALEEN_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::load(path));
+  t.load_s = seconds_since(t0);
+  BALEEN_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::create(*model, pool, so));
+  std::vector<float> logits;
+  BALEEN_TRY(session->eval(std::span<const TokenId>(&first, 1), &logits));
+  t.first_token_s = seconds_since(t0);
+  return t;
 }
 
 // One warm-up call of `run`, then `reps` timed ones.
@@ -134,11 +154,15 @@ struct Results {
   Bandwidth bandwidth;
   Spread pp, tg;
   std::vector<std::pair<int64_t, Spread>> batch;
+  Spread load_s, first_token_s;
 };
 
 constexpr const char* kBatchNote =
-    "batch B: B sequences decoded round-robin, one single-token eval per sequence per step (no batched "
-    "multi-sequence forward yet); batch_tps is their total tokens/s";
+    "batch B: B sequences decoding together, one batched forward (eval_batch) per step that reads every "
+    "weight matrix once for all B tokens; batch_tps is their total tokens/s";
+constexpr const char* kLoadNote =
+    "load: Model::load with the page cache warm (timed after the runs above read the weights); first token: "
+    "from the start of Model::load through session creation and the logits of a one-token prompt";
 
 // Weights that fit in the last-level cache are not streamed from DRAM each token: the roofline
 // percentage then says little (it may exceed 100).
@@ -168,6 +192,11 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["batch_tps"] = batch;
   j["batch_tps_spread"] = batch_spread;
   j["batch_note"] = kBatchNote;
+  j["load_s"] = r.load_s.median;
+  j["load_s_spread"] = {r.load_s.min, r.load_s.max};
+  j["first_token_s"] = r.first_token_s.median;
+  j["first_token_s_spread"] = {r.first_token_s.min, r.first_token_s.max};
+  j["load_note"] = kLoadNote;
   j["bandwidth_gbs"] = r.bandwidth.gbs;
   j["bandwidth_gbs_spread"] = {r.bandwidth.min_gbs, r.bandwidth.max_gbs};
   j["bandwidth_threads"] = r.bandwidth.threads;
@@ -202,6 +231,8 @@ void print_text(const BenchOpts& o, const Results& r) {
   print_row(r, "pp" + std::to_string(o.n_prompt), r.pp, "t/s");
   print_row(r, tg, r.tg, "t/s");
   for (const auto& [b, s] : r.batch) print_row(r, "batch " + std::to_string(b) + " (" + tg + ")", s, "t/s");
+  print_row(r, "load", r.load_s, "s");
+  print_row(r, "first token", r.first_token_s, "s");
   Spread bw{r.bandwidth.gbs, r.bandwidth.min_gbs, r.bandwidth.max_gbs};
   print_row(r, "bandwidth", bw, "GB/s");
   const uint64_t bpt = r.weights.per_token_bytes;
@@ -217,6 +248,7 @@ void print_text(const BenchOpts& o, const Results& r) {
         human_bytes(last_level_cache_bytes()).c_str());
   }
   std::printf("note: %s\n", kBatchNote);
+  std::printf("note: %s\n", kLoadNote);
 }
 
 Status run_bench(const BenchOpts& o) {
@@ -270,11 +302,29 @@ Status run_bench(const BenchOpts& o) {
     extra.push_back(std::move(s));
   }
   std::vector<std::vector<float>> logits(static_cast<size_t>(max_batch));
-  BALEEN_ASSIGN_OR_RETURN(r.tg, repeat(o.reps, [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits); }));
+  BatchScratch scratch;
+  BALEEN_ASSIGN_OR_RETURN(
+      r.tg, repeat(o.reps, [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits, &scratch); }));
   for (int64_t b : batches) {
     std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
-    BALEEN_ASSIGN_OR_RETURN(Spread s, repeat(o.reps, [&] { return run_decode(group, prompt, o.n_gen, &logits); }));
+    BALEEN_ASSIGN_OR_RETURN(Spread s,
+                            repeat(o.reps, [&] { return run_decode(group, prompt, o.n_gen, &logits, &scratch); }));
     r.batch.emplace_back(b, s);
+  }
+
+  {
+    // -r timed loads, after the runs above have read the weights (page cache warm).
+    SessionOptions load_so;
+    load_so.n_ctx = n_ctx;
+    load_so.attention = so.attention;
+    std::vector<double> load_s, first_s;
+    for (int rep = 0; rep < o.reps; ++rep) {
+      BALEEN_ASSIGN_OR_RETURN(LoadTimes t, time_load(o.model.model, *lm.pool, load_so, 0));
+      load_s.push_back(t.load_s);
+      first_s.push_back(t.first_token_s);
+    }
+    r.load_s = spread_of(std::move(load_s));
+    r.first_token_s = spread_of(std::move(first_s));
   }
 
   if (o.json) {

@@ -79,7 +79,8 @@ void gqa_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
                    const float* xn, int64_t n, Scratch& s, ThreadPool& pool, float* out);
 
 // Fills s.item_end / s.item_seq with the attention work items (heads x tokens) of the sequences
-// `pick` accepts, and returns their total; grows s.scores to [pool threads, longest context].
+// `pick` accepts, and returns their total; grows s.scores to [pool threads, largest n_ctx of them]
+// (the capacity, not the current length, so that decoding on does not regrow it).
 template <typename Pick>
 int64_t plan_attention_items(std::span<const SeqRows> seqs, int64_t n_heads, Scratch& s, int n_threads, Pick&& pick) {
   s.item_end.clear();
@@ -90,7 +91,7 @@ int64_t plan_attention_items(std::span<const SeqRows> seqs, int64_t n_heads, Scr
     total += n_heads * seqs[j].n;
     s.item_end.push_back(total);
     s.item_seq.push_back(static_cast<int32_t>(j));
-    max_kv = std::max(max_kv, seqs[j].pos0 + seqs[j].n);
+    max_kv = std::max(max_kv, seqs[j].cache->n_ctx());
   }
   grow(s.scores, max_kv * n_threads);
   s.scores_stride = max_kv;

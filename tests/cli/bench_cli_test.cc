@@ -1,7 +1,7 @@
 // End-to-end tests of `baleen bench` on the conformance micro model: the --json object has the
-// fields other programs rely on (pp_tps, tg_tps, batch_tps keyed by batch size, bandwidth_gbs) with
-// positive finite values, the text table names its units, and bad inputs give one error line and a
-// non-zero exit status. Speeds are never asserted beyond being positive.
+// fields other programs rely on (pp_tps, tg_tps, batch_tps keyed by batch size, bandwidth_gbs,
+// load_s, first_token_s) with positive finite values, the text table names its units, and bad inputs give one error
+// line and a non-zero exit status. Speeds are never asserted beyond being positive.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +39,8 @@ TEST(BenchCli, JsonHasTheRequiredFields) {
   ASSERT_EQ(count_lines(r.out), 1u) << r.out;
   const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(j.is_object()) << r.out;
-  for (const char* key : {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "roofline_pct"}) {
+  for (const char* key :
+       {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "roofline_pct", "load_s", "first_token_s"}) {
     ASSERT_TRUE(j.contains(key)) << key << " missing: " << r.out;
     EXPECT_TRUE(positive_finite(j[key])) << key << " = " << j[key].dump();
   }
@@ -49,8 +50,13 @@ TEST(BenchCli, JsonHasTheRequiredFields) {
     ASSERT_TRUE(j["batch_tps"].contains(b)) << "batch_tps has no key " << b << ": " << j["batch_tps"].dump();
     EXPECT_TRUE(positive_finite(j["batch_tps"][b])) << b << " = " << j["batch_tps"][b].dump();
   }
+  // The time to the first token includes the load.
+  EXPECT_GE(j["first_token_s"].get<double>(), j["load_s"].get<double>());
+  // The batch measurement runs the batched forward.
+  ASSERT_TRUE(j.contains("batch_note") && j["batch_note"].is_string());
+  EXPECT_NE(j["batch_note"].get<std::string>().find("eval_batch"), std::string::npos) << j["batch_note"];
   // Spreads bracket the medians.
-  for (const char* key : {"pp_tps", "tg_tps"}) {
+  for (const char* key : {"pp_tps", "tg_tps", "load_s", "first_token_s"}) {
     const nlohmann::json& s = j[std::string(key) + "_spread"];
     ASSERT_TRUE(s.is_array() && s.size() == 2) << key;
     EXPECT_LE(s[0].get<double>(), j[key].get<double>()) << key;
@@ -71,7 +77,7 @@ TEST(BenchCli, TextTablePrintsUnits) {
       run_baleen({"bench", "-m", micro_model(), "-p", "16", "-n", "4", "-b", "1,3", "-r", "1", "-t", "1"}, scratch);
   ASSERT_EQ(r.status, 0) << r.err;
   for (const char* want : {"pp16", "tg4", "batch 1", "batch 3", "t/s", "GB/s", "roofline", "%", "ds3-micro-q4_k_m",
-                           "threads", "bandwidth"}) {
+                           "threads", "bandwidth", "| load ", "| first token ", " s    |"}) {
     EXPECT_NE(r.out.find(want), std::string::npos) << "no '" << want << "' in:\n" << r.out;
   }
 }

@@ -1,0 +1,340 @@
+// eval_batch (several sessions advanced in one forward pass) against the same calls made one
+// session at a time with Session::eval, the conformance-tested path: GGUF micro models of every
+// architecture in several types and the Hugging Face folders (BF16, FP8), with prefill chunks and
+// single-token decodes mixed in one step, different lengths and positions, per-session attention
+// forms, last-row and all-row logits and items without logits. Also the MTP head after batched
+// steps, the error cases (nothing is changed on error) and that steady-state steps do not allocate.
+//
+// Tolerance: exactly equal (max |diff| == 0). Every row of a step goes through the same float
+// operations in the same order whether it shares the step with other rows or not: the matmul
+// kernels keep one accumulator per activation row (kernels/x86/row_dot_body.inc, the scalar
+// fallback dots each row alone), the MoE adds a token's expert outputs in expert order whichever
+// other tokens an expert serves, RMSNorm/RoPE are per row, and attention of a (sequence, head,
+// token) item reads only that sequence's cache. Only the thread that computes a value changes.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "model_test_util.h"
+
+// Counts heap allocations while g_counting is set (any thread), for the steady-state check.
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+// GCC cannot see that these replacements pair malloc with free (-Wmismatched-new-delete).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+namespace baleen {
+namespace {
+
+// One session's part of a step.
+struct Call {
+  int seq;
+  int n_tokens;
+  bool all_logits = false;
+  bool want_logits = true;
+};
+using Step = std::vector<Call>;
+
+// Mixed steps over 4 sessions: prefill chunks of 20 (and 16, 17: naive MLA under kAuto) next to
+// single-token decodes and short chunks (absorbed), sessions idle in some steps, some items without
+// logits, some with all rows.
+const std::vector<Step>& mixed_steps() {
+  static const std::vector<Step> steps = {
+      {{0, 20, true}, {1, 5}, {2, 1}, {3, 3, false, false}},
+      {{0, 1}, {1, 1}, {2, 20}, {3, 1, true}},
+      {{0, 1}, {1, 16, true}, {3, 1}},
+      {{0, 1}, {1, 1}, {2, 1}, {3, 1}},
+      {{3, 1}, {2, 1}, {1, 1}, {0, 1, false, false}},
+      {{0, 1}, {1, 1}, {2, 1}, {3, 1}},
+      {{0, 3, true}, {1, 1}, {2, 1}, {3, 17}},
+  };
+  return steps;
+}
+
+// Deterministic ids: sequence `seq`'s k-th token.
+TokenId token_of(int seq, int64_t k, int64_t n_vocab) {
+  return static_cast<TokenId>((1 + 97 * seq + 37 * k + (k * k) % 11) % n_vocab);
+}
+
+std::vector<TokenId> tokens_for(int seq, int64_t from, int n, int64_t n_vocab) {
+  std::vector<TokenId> t;
+  for (int i = 0; i < n; ++i) t.push_back(token_of(seq, from + i, n_vocab));
+  return t;
+}
+
+std::vector<std::unique_ptr<Session>> make_sessions(const Model& m, const std::vector<AttentionForm>& forms,
+                                                    int64_t n_ctx = 96) {
+  std::vector<std::unique_ptr<Session>> out;
+  for (AttentionForm f : forms) {
+    SessionOptions so;
+    so.n_ctx = n_ctx;
+    so.attention = f;
+    auto s = Session::create(m, model_test::pool(), so);
+    EXPECT_TRUE(s.ok());
+    out.push_back(std::move(s).value());
+  }
+  return out;
+}
+
+// Runs `steps` on two sets of sessions, one item at a time (Session::eval) and batched
+// (eval_batch), and returns the largest |difference| of any logit (or 1e30 on a size mismatch or
+// an error). `scratch`: passed to eval_batch (nullptr: the first item's session's buffers).
+double batched_vs_separate(const Model& m, const std::vector<AttentionForm>& forms, const std::vector<Step>& steps,
+                           BatchScratch* scratch, std::vector<std::unique_ptr<Session>>* sep_out = nullptr,
+                           std::vector<std::unique_ptr<Session>>* bat_out = nullptr) {
+  const int64_t V = m.config().n_vocab;
+  auto sep = make_sessions(m, forms);
+  auto bat = make_sessions(m, forms);
+  double worst = 0.0;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    const Step& step = steps[k];
+    std::vector<std::vector<TokenId>> toks;
+    for (const Call& c : step) toks.push_back(tokens_for(c.seq, sep[c.seq]->n_past(), c.n_tokens, V));
+    std::vector<std::vector<float>> want(step.size()), got(step.size());
+    for (size_t i = 0; i < step.size(); ++i) {
+      const Call& c = step[i];
+      Status st = sep[c.seq]->eval(toks[i], c.want_logits ? &want[i] : nullptr, c.all_logits);
+      EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().to_string());
+    }
+    std::vector<BatchItem> items;
+    for (size_t i = 0; i < step.size(); ++i) {
+      const Call& c = step[i];
+      got[i].assign(3, -1.0f);  // eval_batch must resize it
+      items.push_back(BatchItem{bat[c.seq].get(), toks[i], c.want_logits ? &got[i] : nullptr, c.all_logits});
+    }
+    Status st = eval_batch(items, scratch);
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().to_string());
+    if (!st.ok()) return 1e30;
+    for (size_t i = 0; i < step.size(); ++i) {
+      const Call& c = step[i];
+      EXPECT_EQ(bat[c.seq]->n_past(), sep[c.seq]->n_past()) << "step " << k << " seq " << c.seq;
+      if (!c.want_logits) continue;
+      const size_t rows = c.all_logits ? static_cast<size_t>(c.n_tokens) : 1;
+      EXPECT_EQ(got[i].size(), rows * static_cast<size_t>(V)) << "step " << k << " seq " << c.seq;
+      if (got[i].size() != want[i].size()) return 1e30;
+      worst = std::max(worst, model_test::max_abs_diff(want[i], got[i]));
+    }
+  }
+  if (sep_out != nullptr) *sep_out = std::move(sep);
+  if (bat_out != nullptr) *bat_out = std::move(bat);
+  return worst;
+}
+
+std::string model_path(const std::string& p) {
+  if (p.rfind("hf/", 0) == 0 || p.rfind("models/", 0) == 0) return testing::conformance_path(p);
+  const std::string arch = p.substr(0, p.rfind('-'));  // "ds2-micro-q8_0" -> "ds2-micro"
+  return testing::conformance_path("models/micro/" + arch + "/" + p + ".gguf");
+}
+
+class BatchPerModel : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Model> load() { return model_test::load_or_fail(model_path(GetParam())); }
+};
+
+TEST_P(BatchPerModel, MixedStepsEqualSeparateEvals) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  auto m = load();
+  ASSERT_TRUE(m);
+  const std::vector<AttentionForm> autos(4, AttentionForm::kAuto);
+  BatchScratch scratch;
+  const double d = batched_vs_separate(*m, autos, mixed_steps(), &scratch);
+  std::printf("MAXDIFF %s batched-vs-separate %.3g\n", GetParam().c_str(), d);
+  EXPECT_EQ(d, 0.0);
+  // The same through the first session's own buffers.
+  EXPECT_EQ(batched_vs_separate(*m, autos, mixed_steps(), nullptr), 0.0);
+}
+
+TEST_P(BatchPerModel, PerSessionAttentionForms) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  auto m = load();
+  ASSERT_TRUE(m);
+  // Forced forms per session (ignored by GQA models), so one step mixes naive single-token
+  // decodes, absorbed 20-token chunks and automatic choices.
+  const std::vector<AttentionForm> forms = {AttentionForm::kNaive, AttentionForm::kAbsorbed, AttentionForm::kAuto,
+                                            AttentionForm::kNaive};
+  BatchScratch scratch;
+  const double d = batched_vs_separate(*m, forms, mixed_steps(), &scratch);
+  std::printf("MAXDIFF %s batched-vs-separate (mixed forms) %.3g\n", GetParam().c_str(), d);
+  EXPECT_EQ(d, 0.0);
+}
+
+// Eight single-token decodes per step (the server's steady state) after different prompt lengths.
+TEST_P(BatchPerModel, EightDecodes) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  auto m = load();
+  ASSERT_TRUE(m);
+  std::vector<Step> steps;
+  Step prompts;
+  for (int s = 0; s < 8; ++s) prompts.push_back({s, 1 + 3 * s});
+  steps.push_back(prompts);
+  for (int k = 0; k < 4; ++k) {
+    Step decode;
+    for (int s = 0; s < 8; ++s) decode.push_back({s, 1});
+    steps.push_back(decode);
+  }
+  BatchScratch scratch;
+  EXPECT_EQ(batched_vs_separate(*m, std::vector<AttentionForm>(8, AttentionForm::kAuto), steps, &scratch), 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, BatchPerModel,
+                         ::testing::Values("ds2-micro-f32", "ds2-micro-q8_0", "ds2-micro-q4_k_m", "ds2-micro-bf16",
+                                           "ds3-micro-f32", "ds3-micro-q4_0", "ds3-micro-q6_k", "llama-micro-f32",
+                                           "llama-micro-q4_k_m", "qwen2-micro-f32", "qwen2-micro-q8_0",
+                                           "hf/ds2-micro-bf16", "hf/ds3-micro-bf16", "hf/ds3-micro-fp8"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) {
+                             if (c == '-' || c == '/') c = '_';
+                           }
+                           return n;
+                         });
+
+// The MTP head reads each session's final hidden states: after batched steps it equals the one
+// after the same steps made separately.
+TEST(Batch, MtpLogitsAfterBatchedSteps) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  for (const char* name : {"hf/ds3-micro-bf16", "hf/ds3-micro-fp8"}) {
+    auto m = model_test::load_or_fail(testing::conformance_path(name));
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(m->has_mtp());
+    std::vector<std::unique_ptr<Session>> sep, bat;
+    BatchScratch scratch;
+    EXPECT_EQ(batched_vs_separate(*m, std::vector<AttentionForm>(4, AttentionForm::kAuto), mixed_steps(), &scratch,
+                                  &sep, &bat),
+              0.0);
+    ASSERT_EQ(sep.size(), 4u);
+    ASSERT_EQ(bat.size(), 4u);
+    for (int s = 0; s < 4; ++s) {
+      std::vector<float> want, got;
+      ASSERT_TRUE(sep[s]->mtp_logits(&want).ok());
+      ASSERT_TRUE(bat[s]->mtp_logits(&got).ok());
+      ASSERT_EQ(want.size(), static_cast<size_t>((sep[s]->n_past() - 1) * m->config().n_vocab));
+      EXPECT_EQ(model_test::max_abs_diff(want, got), 0.0) << name << " session " << s;
+    }
+  }
+}
+
+class BatchErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BALEEN_REQUIRE_CONFORMANCE();
+    model_ = model_test::load_or_fail(model_path("ds3-micro-f32"));
+    ASSERT_TRUE(model_);
+    sessions_ = make_sessions(*model_, std::vector<AttentionForm>(3, AttentionForm::kAuto), 8);
+    // Each session holds 2 tokens of its own.
+    for (int s = 0; s < 3; ++s) {
+      ASSERT_TRUE(sessions_[s]->eval(tokens_for(s, 0, 2, model_->config().n_vocab), nullptr).ok());
+    }
+  }
+  // The error's code, after checking that no session moved and that each still continues exactly
+  // like a fresh session given the same tokens (nothing was written to its cache either).
+  ErrorCode expect_rejected(const std::vector<BatchItem>& items) {
+    Status st = eval_batch(items);
+    EXPECT_FALSE(st.ok());
+    if (st.ok()) return ErrorCode::kInternal;
+    std::printf("error: %s\n", st.error().to_string().c_str());
+    for (auto& s : sessions_) EXPECT_EQ(s->n_past(), 2);
+    return st.error().code();
+  }
+  std::unique_ptr<Model> model_;
+  std::vector<std::unique_ptr<Session>> sessions_;
+  std::vector<float> l0_, l1_, l2_;
+};
+
+TEST_F(BatchErrors, ContextOverflowInOneItemChangesNoSession) {
+  const std::vector<TokenId> one = {5}, seven = {1, 2, 3, 4, 5, 6, 7};  // 2 + 7 > n_ctx 8
+  EXPECT_EQ(expect_rejected(
+                {{sessions_[0].get(), one, &l0_}, {sessions_[1].get(), seven, &l1_}, {sessions_[2].get(), one, &l2_}}),
+            ErrorCode::kOutOfRange);
+  EXPECT_TRUE(l0_.empty());  // no logits written either
+  // Afterwards the sessions go on exactly as separate ones do.
+  std::vector<float> want;
+  auto fresh = make_sessions(*model_, {AttentionForm::kAuto}, 8);
+  ASSERT_TRUE(fresh[0]->eval(tokens_for(1, 0, 2, model_->config().n_vocab), nullptr).ok());
+  ASSERT_TRUE(fresh[0]->eval(std::span<const TokenId>(seven.data(), 6), &want).ok());
+  const std::vector<BatchItem> retry = {{sessions_[1].get(), std::span<const TokenId>(seven.data(), 6), &l1_}};
+  ASSERT_TRUE(eval_batch(retry).ok());
+  EXPECT_EQ(model_test::max_abs_diff(want, l1_), 0.0);
+  EXPECT_EQ(sessions_[1]->n_past(), 8);
+}
+
+TEST_F(BatchErrors, BadTokenId) {
+  const std::vector<TokenId> ok = {5}, bad = {3, static_cast<TokenId>(model_->config().n_vocab)}, neg = {-1};
+  EXPECT_EQ(expect_rejected(
+                {{sessions_[0].get(), ok, &l0_}, {sessions_[1].get(), ok, &l1_}, {sessions_[2].get(), bad, &l2_}}),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(expect_rejected({{sessions_[0].get(), neg, &l0_}}), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(BatchErrors, EmptyItemsNullAndRepeatedSessions) {
+  const std::vector<TokenId> ok = {5}, none;
+  EXPECT_EQ(expect_rejected({}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(expect_rejected({{sessions_[0].get(), ok, &l0_}, {sessions_[1].get(), none, &l1_}}),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(expect_rejected({{sessions_[0].get(), ok, &l0_}, {nullptr, ok, &l1_}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      expect_rejected({{sessions_[0].get(), ok, &l0_}, {sessions_[1].get(), ok, &l1_}, {sessions_[0].get(), ok, &l2_}}),
+      ErrorCode::kInvalidArgument);
+}
+
+TEST_F(BatchErrors, SessionsOfDifferentModelsOrPools) {
+  const std::vector<TokenId> ok = {5};
+  // Another load of the same file is another model.
+  auto other = model_test::load_or_fail(model_path("ds3-micro-f32"));
+  ASSERT_TRUE(other);
+  auto s_other = Session::create(*other, model_test::pool(), {});
+  ASSERT_TRUE(s_other.ok());
+  EXPECT_EQ(expect_rejected({{sessions_[0].get(), ok, &l0_}, {s_other->get(), ok, &l1_}}), ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*s_other)->n_past(), 0);
+  ThreadPool pool2(1);
+  auto s_pool = Session::create(*model_, pool2, {});
+  ASSERT_TRUE(s_pool.ok());
+  EXPECT_EQ(expect_rejected({{sessions_[0].get(), ok, &l0_}, {s_pool->get(), ok, &l1_}}), ErrorCode::kInvalidArgument);
+}
+
+// Once the buffers have grown to a step's shape, further steps of that shape allocate nothing
+// (decode steps of 4 sessions; one MLA model with a prefill chunk before, one GQA model).
+TEST(Batch, SteadyStateDecodeStepsDoNotAllocate) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  for (const char* name : {"ds3-micro-q4_k_m", "llama-micro-f32", "hf/ds3-micro-bf16"}) {
+    auto m = model_test::load_or_fail(model_path(name));
+    ASSERT_TRUE(m);
+    const int64_t V = m->config().n_vocab;
+    auto sessions = make_sessions(*m, std::vector<AttentionForm>(4, AttentionForm::kAuto), 64);
+    BatchScratch scratch;
+    std::vector<std::vector<float>> logits(4);
+    std::vector<std::vector<TokenId>> prompts;
+    for (int s = 0; s < 4; ++s) prompts.push_back(tokens_for(s, 0, 4 + 5 * s, V));
+    std::vector<BatchItem> items;
+    for (int s = 0; s < 4; ++s) items.push_back({sessions[s].get(), prompts[s], &logits[s]});
+    ASSERT_TRUE(eval_batch(items, &scratch).ok());
+    std::vector<TokenId> next(4);
+    for (int s = 0; s < 4; ++s) items[s].tokens = std::span<const TokenId>(&next[s], 1);
+    int64_t allocations = 0;
+    for (int k = 0; k < 6; ++k) {
+      for (int s = 0; s < 4; ++s) next[s] = model_test::argmax(logits[s].data(), V);
+      g_allocations = 0;
+      g_counting = k >= 1;  // the first decode step may still grow buffers
+      Status st = eval_batch(items, &scratch);
+      g_counting = false;
+      ASSERT_TRUE(st.ok());
+      if (k >= 1) allocations += g_allocations.load();
+    }
+    EXPECT_EQ(allocations, 0) << name;
+  }
+}
+
+}  // namespace
+}  // namespace baleen

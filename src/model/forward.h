@@ -41,7 +41,7 @@ struct Scratch {
   std::vector<float> kv_new, v_new;      // new cache rows before they are scattered: [n_rows, width]
   std::vector<float> k_exp, q_abs, z;    // MLA naive expansion / absorbed query / latent context
   std::vector<float> scores;             // [pool threads, scores_stride]
-  int64_t scores_stride = 0;             // longest context of the current attention call
+  int64_t scores_stride = 0;             // largest n_ctx of the current attention call
   std::vector<int64_t> item_end;         // attention work items: running end per sequence
   std::vector<int32_t> item_seq;         // ... and which sequence
   std::vector<SeqRows> seqs;             // the step's sequences in row order

@@ -166,10 +166,10 @@ class BatchScratch {
 // Evaluates every item in ONE forward pass: the rows of all items go through each projection,
 // expert and the output head together; attention runs per sequence against its own cache (each
 // session keeps its own MLA form choice: naive for chunks of >= 16 tokens under kAuto). Rows are
-// independent: on matmul's exact F32 paths the results equal, bit for bit, those of evaluating the
-// items one by one with Session::eval. matmul picks its path by the number of rows (8-bit
-// activations for <= 8, BF16 GEMM for >= 32, kernels/matmul.h), so on the default paths a row
-// can round differently batched than alone (decode steps of <= 8 single tokens stay identical).
+// independent: the results equal, bit for bit, those of evaluating the items one by one with
+// Session::eval, except where matmul picks its path by the number of rows (today: the BF16 GEMM for
+// >= 32 rows of BF16 GGUF weights, kernels/matmul.h), where a row batched into a large step is
+// rounded as in a long prefill.
 // scratch: nullptr uses the first item's session's own buffers.
 // Errors (checked for every item before anything is evaluated: on error no session is changed):
 // kInvalidArgument for no items, a null or repeated session, sessions from different models or

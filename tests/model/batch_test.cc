@@ -5,17 +5,18 @@
 // forms, last-row and all-row logits and items without logits. Also the MTP head after batched
 // steps, the error cases (nothing is changed on error) and that steady-state steps do not allocate.
 //
-// Tolerance: exactly equal (max |diff| == 0) on matmul's exact F32 paths (the integer-activation
-// path for m <= 8 and the BF16 GEMM for m >= 32 switched off: which of those a product takes
-// depends on its number of rows m, so a row batched with others may take a different one than
-// alone). Then every row of a step goes through the same float operations in the same order
-// whether it shares the step with other rows or not: the row kernels keep one accumulator per
-// activation row (kernels/x86/row_dot_body.inc; the scalar fallback dots each row alone), the MoE
-// adds a token's expert outputs in expert order whichever other tokens an expert serves,
-// RMSNorm/RoPE are per row, and attention of a (sequence, head, token) item reads only that
-// sequence's cache. On the default paths: decode steps of <= 8 single tokens stay exact (alone and
-// batched, every product takes the same path, and the 8-bit activation scales are per row); mixed
-// steps are checked to stay about as close to the exact result as the separate evals (NMSE).
+// Tolerance: exactly equal (max |diff| == 0). Every row of a step goes through the same float
+// operations in the same order whether it shares the step with other rows or not: the matmul
+// kernels keep one accumulator per activation row (kernels/x86/row_dot_body.inc; the scalar
+// fallback dots each row alone; the 8-bit-activation path is batch-invariant bit for bit,
+// kernels/matmul.h), the MoE adds a token's expert outputs in expert order whichever other tokens
+// an expert serves, RMSNorm/RoPE are per row, and attention of a (sequence, head, token) item reads
+// only that sequence's cache. The one exception is a path chosen by the number of rows: the BF16
+// GEMM for >= 32 rows of BF16 GGUF weights (kernels/matmul_bf16.h) rounds activations to BF16, so a
+// row batched into >= 32 can differ from the same row alone. Hence: on matmul's exact F32 paths
+// (8-bit activations and BF16 GEMM off) every test is exact; on the default paths steps below 32
+// rows are exact, and a 92-row step is checked to stay as close to the exact F32 result as the
+// separate evals (normalised MSE).
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -44,10 +45,11 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace baleen {
 namespace {
 
-// matmul's exact F32 paths for the lifetime of the guard (restores the previous settings).
+// matmul's exact F32 paths for the lifetime of the guard (restores the previous settings;
+// set_matmul_bf16_enabled returns the new availability, so the old one is read first).
 class ExactPaths {
  public:
-  ExactPaths() : act_q8_(set_matmul_act_q8(false)), bf16_(set_matmul_bf16_enabled(false)) {}
+  ExactPaths() : act_q8_(set_matmul_act_q8(false)), bf16_(matmul_bf16_available()) { set_matmul_bf16_enabled(false); }
   ~ExactPaths() {
     set_matmul_act_q8(act_q8_);
     set_matmul_bf16_enabled(bf16_);
@@ -235,7 +237,7 @@ TEST_P(BatchPerModel, EightDecodes) {
 }
 
 // Default matmul paths: with the prompts evaluated one at a time on both sides, the batched decode
-// steps (8 rows: every product takes the same path as for 1 row) are exact too.
+// steps (8 rows) are exact too.
 TEST_P(BatchPerModel, EightDecodesDefaultPathsExact) {
   BALEEN_REQUIRE_CONFORMANCE();
   auto m = load();
@@ -246,26 +248,40 @@ TEST_P(BatchPerModel, EightDecodesDefaultPathsExact) {
             0.0);
 }
 
-// Default matmul paths, mixed steps: batched rows may take another path than alone (more rows:
-// out of the 8-bit-activation range, or into the BF16 GEMM's), so the results differ by those
-// paths' rounding, which the random micro models amplify (MoE routing flips). Check that batching
-// moves the logits no further from the exact F32 result than the fast paths already do for the
-// separate evals: normalised MSE over all logits <= 4x that of the separate evals (measured: the
-// batched NMSE is at most about the separate one on every model here; F32/BF16 models: both 0).
-TEST_P(BatchPerModel, MixedStepsDefaultPathsStayAsCloseToExact) {
+// Default matmul paths, mixed steps (at most 29 rows per step, below the BF16 GEMM's 32): exact.
+TEST_P(BatchPerModel, MixedStepsDefaultPathsExact) {
   BALEEN_REQUIRE_CONFORMANCE();
   auto m = load();
   ASSERT_TRUE(m);
-  const std::vector<AttentionForm> autos(4, AttentionForm::kAuto);
+  BatchScratch scratch;
+  const double d =
+      batched_vs_separate(*m, std::vector<AttentionForm>(4, AttentionForm::kAuto), mixed_steps(), &scratch);
+  std::printf("MAXDIFF %s batched-vs-separate (default paths) %.3g\n", GetParam().c_str(), d);
+  EXPECT_EQ(d, 0.0);
+}
+
+// Default matmul paths with the 8 prompts batched into one 92-row step: BF16 weights then take the
+// BF16 GEMM batched (>= 32 rows) but not alone (<= 22 rows), and differ by its rounding of the
+// activations to BF16 (relative error <= 2^-9, an NMSE of about 1.3e-6 per product), which the
+// layers and the random micro models' MoE routing amplify. Check that batching moves the logits
+// from the exact F32 result by no more than the fast paths already do for the separate evals plus
+// that BF16 rounding: normalised MSE over all logits <= 4x that of the separate evals + 1e-4
+// (measured: at most 1.5e-5 on the BF16 models, 1.3e-8 on FP8 (BF16 non-expert tensors), and
+// equal to the separate evals' on the quantized ones, whose 8-bit-activation path is
+// batch-invariant).
+TEST_P(BatchPerModel, EightDecodesDefaultPathsStayAsCloseToExact) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  auto m = load();
+  ASSERT_TRUE(m);
+  const std::vector<AttentionForm> autos(8, AttentionForm::kAuto);
   BatchScratch scratch;
   Outputs fast, exact;
-  batched_vs_separate(*m, autos, mixed_steps(), &scratch, nullptr, nullptr, &fast);
+  batched_vs_separate(*m, autos, eight_decode_steps(), &scratch, nullptr, nullptr, &fast);
   {
     ExactPaths guard;
-    EXPECT_EQ(batched_vs_separate(*m, autos, mixed_steps(), &scratch, nullptr, nullptr, &exact), 0.0);
+    EXPECT_EQ(batched_vs_separate(*m, autos, eight_decode_steps(), &scratch, nullptr, nullptr, &exact), 0.0);
   }
   ASSERT_EQ(fast.batched.size(), exact.separate.size());
-  // Normalised MSE over all logits of all steps.
   double sep_sq = 0.0, bat_sq = 0.0, ref_sq = 0.0, sep_max = 0.0, bat_max = 0.0;
   for (size_t i = 0; i < exact.separate.size(); ++i) {
     const std::vector<float>& e = exact.separate[i];
@@ -281,7 +297,7 @@ TEST_P(BatchPerModel, MixedStepsDefaultPathsStayAsCloseToExact) {
   const double sep_nmse = sep_sq / ref_sq, bat_nmse = bat_sq / ref_sq;
   std::printf("MAXDIFF %s default paths vs exact: separate max %.3g nmse %.3g, batched max %.3g nmse %.3g\n",
               GetParam().c_str(), sep_max, sep_nmse, bat_max, bat_nmse);
-  EXPECT_LE(bat_nmse, 4.0 * sep_nmse + 1e-12);
+  EXPECT_LE(bat_nmse, 4.0 * sep_nmse + 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, BatchPerModel,

@@ -167,9 +167,9 @@ class BatchScratch {
 // expert and the output head together; attention runs per sequence against its own cache (each
 // session keeps its own MLA form choice: naive for chunks of >= 16 tokens under kAuto). Rows are
 // independent: the results equal, bit for bit, those of evaluating the items one by one with
-// Session::eval, except where matmul picks its path by the number of rows (today: the BF16 GEMM for
-// >= 32 rows of BF16 GGUF weights, kernels/matmul.h), where a row batched into a large step is
-// rounded as in a long prefill.
+// Session::eval, except where matmul picks its path by the number of rows (today only the opt-in
+// BF16 GEMM, BALEEN_BF16_GEMM=1, for >= 32 rows of BF16 weights, kernels/matmul.h), where a row
+// batched into a large step is rounded as in a long prefill.
 // scratch: nullptr uses the first item's session's own buffers.
 // Errors (checked for every item before anything is evaluated: on error no session is changed):
 // kInvalidArgument for no items, a null or repeated session, sessions from different models or

@@ -11,8 +11,8 @@
 // fallback dots each row alone; the 8-bit-activation path is batch-invariant bit for bit,
 // kernels/matmul.h), the MoE adds a token's expert outputs in expert order whichever other tokens
 // an expert serves, RMSNorm/RoPE are per row, and attention of a (sequence, head, token) item reads
-// only that sequence's cache. The one exception is a path chosen by the number of rows: the BF16
-// GEMM for >= 32 rows of BF16 GGUF weights (kernels/matmul_bf16.h) rounds activations to BF16, so a
+// only that sequence's cache. The one exception is a path chosen by the number of rows: the opt-in
+// BF16 GEMM (BALEEN_BF16_GEMM=1) for >= 32 rows of BF16 weights rounds activations to BF16, so a
 // row batched into >= 32 can differ from the same row alone. Hence: on matmul's exact F32 paths
 // (8-bit activations and BF16 GEMM off) every test is exact; on the default paths steps below 32
 // rows are exact, and a 92-row step is checked to stay as close to the exact F32 result as the
@@ -260,14 +260,13 @@ TEST_P(BatchPerModel, MixedStepsDefaultPathsExact) {
   EXPECT_EQ(d, 0.0);
 }
 
-// Default matmul paths with the 8 prompts batched into one 92-row step: BF16 weights then take the
-// BF16 GEMM batched (>= 32 rows) but not alone (<= 22 rows), and differ by its rounding of the
-// activations to BF16 (relative error <= 2^-9, an NMSE of about 1.3e-6 per product), which the
-// layers and the random micro models' MoE routing amplify. Check that batching moves the logits
-// from the exact F32 result by no more than the fast paths already do for the separate evals plus
-// that BF16 rounding: normalised MSE over all logits <= 4x that of the separate evals + 1e-4
-// (measured: at most 1.5e-5 on the BF16 models, 1.3e-8 on FP8 (BF16 non-expert tensors), and
-// equal to the separate evals' on the quantized ones, whose 8-bit-activation path is
+// Default matmul paths with the 8 prompts batched into one 92-row step: with the BF16 GEMM enabled
+// (BALEEN_BF16_GEMM=1, where available) BF16 weights take it batched (>= 32 rows) but not alone (<= 22 rows), and
+// differ by its rounding of the activations to BF16 (relative error <= 2^-9, an NMSE of about 1.3e-6 per product),
+// which the layers and the random micro models' MoE routing amplify. Check that batching moves the logits from the
+// exact F32 result by no more than the fast paths already do for the separate evals plus that BF16 rounding: normalised
+// MSE over all logits <= 4x that of the separate evals + 1e-4 (measured: at most 1.5e-5 on the BF16 models, 1.3e-8 on
+// FP8 (BF16 non-expert tensors), and equal to the separate evals' on the quantized ones, whose 8-bit-activation path is
 // batch-invariant).
 TEST_P(BatchPerModel, EightDecodesDefaultPathsStayAsCloseToExact) {
   BALEEN_REQUIRE_CONFORMANCE();

@@ -99,6 +99,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<PrefixCache> prefix_cache_;  // null when the model's sessions cannot export KV
   // One step's forward, reused across steps (scheduler thread only).
   std::vector<StepItem> items_;
+  StepForward forward_;
   std::vector<int> item_slot_;
   std::vector<uint8_t> item_prefill_;
   uint64_t admissions_ = 0;

@@ -226,7 +226,7 @@ bool EngineImpl::step() {
     item_prefill.push_back(slot.prefilling());
   }
   if (items.empty()) return true;
-  step_forward(items);
+  forward_.run(items);
 
   for (size_t i = 0; i < items.size(); ++i) {
     const int s = item_slot[i];

@@ -2,6 +2,7 @@
 // biases), RoPE on whole heads (pairs layout per model), causal softmax attention over the cache.
 #include <algorithm>
 
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
@@ -43,7 +44,16 @@ void gqa_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
   }
   float* heads = grow(s.heads, n * H * hd);  // [n_rows, n_heads, head_dim]
   const float scale = rope.attn_scale;
-  const int64_t n_items = plan_attention_items(seqs, H, s, pool.size(), [](const SeqRows&) { return true; });
+  // Prefill chunks: blocked causal attention straight over the cache (kernels/attention.h).
+  for (const SeqRows& sq : seqs) {
+    if (sq.n < kFlashAttentionMinRows) continue;
+    const KvLayer kv = sq.cache->layer(il);
+    causal_attention(q + sq.row0 * H * hd, H * hd, kv.k_row(0), kw, kv.v_row(0), kw, H, KV, hd, hd, sq.n, sq.pos0,
+                     scale, heads + sq.row0 * H * hd, H * hd, pool);
+  }
+  // Decode rows (and short chunks) of every sequence in one pool loop over (sequence, head, token).
+  const int64_t n_items =
+      plan_attention_items(seqs, H, s, pool.size(), [](const SeqRows& sq) { return sq.n < kFlashAttentionMinRows; });
   pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
     float* sc = s.scores.data() + thread * s.scores_stride;
     for_attention_items(s, seqs, H, i0, i1, [&](size_t j, int64_t h, int64_t t) {

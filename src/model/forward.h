@@ -27,6 +27,11 @@ T* grow(std::vector<T>& v, int64_t n) {
 // One sequence's rows in a step: rows row0 .. row0 + n - 1 of the activations are its tokens at
 // positions pos0 .. pos0 + n - 1; their keys/values go to layer il of `cache`. `absorbed` picks its
 // MLA form.
+// Prefill chunks of at least this many rows attend through kernels/attention.h (blocked, online
+// softmax); shorter ones (decode) through the per-(head, token) loop. Per sequence, never per batch,
+// so a sequence's numbers do not depend on what it is batched with.
+constexpr int64_t kFlashAttentionMinRows = 16;
+
 struct SeqRows {
   KvCache* cache = nullptr;
   int64_t row0 = 0, n = 0, pos0 = 0;
@@ -40,6 +45,7 @@ struct Scratch {
   std::vector<float> q, q_a, heads;      // attention projections / per-head outputs
   std::vector<float> kv_new, v_new;      // new cache rows before they are scattered: [n_rows, width]
   std::vector<float> k_exp, q_abs, z;    // MLA naive expansion / absorbed query / latent context
+  std::vector<float> k_heads, v_heads;   // MLA naive: [n_kv, n_heads, qk_head_dim] / [n_kv, n_heads, v_head_dim]
   std::vector<float> scores;             // [pool threads, scores_stride]
   int64_t scores_stride = 0;             // largest n_ctx of the current attention call
   std::vector<int64_t> item_end;         // attention work items: running end per sequence

@@ -5,6 +5,7 @@
 // then apply W_UV to the latent context. The softmax scale is qk_head_dim^-0.5 * mscale^2 in both.
 #include <algorithm>
 
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
@@ -65,28 +66,21 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
       matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kx, kvw, nope + vdim, pool);
       for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], kv.row(0), n_kv, kx + h * (nope + vdim) + nope, pool, W, kvw);
     }
-    const int64_t n_items =
-        plan_attention_items(seqs.subspan(j, 1), H, s, pool.size(), [](const SeqRows&) { return true; });
-    pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
-      float* sc = s.scores.data() + thread * s.scores_stride;
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t h = i / sq.n, t = i % sq.n;
-        const float* qh = q + ((sq.row0 + t) * H + h) * qk;
-        const int64_t m = sq.pos0 + t + 1;
-        for (int64_t u = 0; u < m; ++u) {
-          const float* k = kx + u * kvw + h * (nope + vdim);
-          sc[u] = scale * (dot_f32(qh, k, nope) + dot_f32(qh + nope, kv.row(u) + R, rdim));
-        }
-        softmax_ref(sc, m);
-        float* o = heads + ((sq.row0 + t) * H + h) * vdim;
-        std::fill_n(o, vdim, 0.0f);
-        for (int64_t u = 0; u < m; ++u) {
-          const float p = sc[u];
-          const float* v = kx + u * kvw + h * (nope + vdim) + nope;
-          for (int64_t d = 0; d < vdim; ++d) o[d] += p * v[d];
+    // Per-head contiguous keys [k_nope | shared k_pe] and values, the layout causal_attention reads.
+    float* kh = grow(s.k_heads, n_kv * H * qk);
+    float* vh = grow(s.v_heads, n_kv * H * vdim);
+    pool.parallel_for(n_kv, 16, [&](int64_t u0, int64_t u1, int) {
+      for (int64_t u = u0; u < u1; ++u) {
+        for (int64_t h = 0; h < H; ++h) {
+          const float* src = kx + u * kvw + h * (nope + vdim);
+          std::copy_n(src, nope, kh + (u * H + h) * qk);
+          std::copy_n(kv.row(u) + R, rdim, kh + (u * H + h) * qk + nope);
+          std::copy_n(src + nope, vdim, vh + (u * H + h) * vdim);
         }
       }
     });
+    causal_attention(q + sq.row0 * H * qk, H * qk, kh, H * qk, vh, H * vdim, H, H, qk, vdim, sq.n, sq.pos0, scale,
+                     heads + sq.row0 * H * vdim, H * vdim, pool);
   }
 
   // Absorbed sequences together. Runs of consecutive absorbed sequences are contiguous rows

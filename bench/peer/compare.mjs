@@ -129,7 +129,7 @@ function main() {
   if (baleen_runs[0].weights_fit_in_cache) {
     console.log("note: the weights read per token fit in the last-level cache: the bandwidth percentages are no DRAM bound.");
   }
-  if (!baleen_runs.some((x) => typeof x.load_s === "number")) console.log("baleen bench reports no load time (n/a).");
+  if (!baleen_runs.some((x) => typeof x.load_s === "number")) console.log("this baleen bench reports no load_s (n/a).");
   if (o.json) {
     fs.writeFileSync(o.json, JSON.stringify({ options: o, baleen: baleen_runs, llama: llama_runs, rows }, null, 1) + "\n");
     console.log(`raw results: ${o.json}`);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "server/connection_probe.h"
 #include "server/generation.h"
 #include "server/server_impl.h"
 
@@ -241,7 +242,8 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
   uint64_t base_seed = gen.seed_given ? gen.sampling.seed : std::random_device{}() * 0x9E3779B97F4A7C15ull;
   for (int c = 0; c < n; ++c) {
     job->texts.emplace_back(sv->tok(), gen.stop, chat, opens_reasoning, gen.top_logprobs);
-    job->sinks.push_back(std::make_shared<ChoiceSink>(job->box, c, sv->stop_ids, &metrics, arrival));
+    job->sinks.push_back(std::make_shared<ChoiceSink>(
+        job->box, c, gen.ignore_eos ? std::vector<TokenId>{} : sv->stop_ids, &metrics, arrival));
   }
   job->done.assign(n, false);
   job->completions.resize(n);
@@ -255,6 +257,7 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     gr.sampling = gen.sampling;
     gr.sampling.seed = base_seed + static_cast<uint64_t>(c);  // choice i uses seed + i
     gr.top_logprobs = gen.top_logprobs;
+    gr.ignore_eos = gen.ignore_eos;
     auto id = sv->engine().submit(std::move(gr), job->sinks[c]);
     if (!id.ok()) {
       job->cancel_all();  // the choices already queued
@@ -274,15 +277,26 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
   metrics.prompt_tokens.fetch_add(static_cast<uint64_t>(n_prompt), std::memory_order_relaxed);
   const bool want_logprobs = gen.top_logprobs >= 0;
 
+  // The client's socket, watched while the request waits in the queue or generates, so a client
+  // that goes away frees its slot at once (see server/connection_probe.h).
+  auto probe = std::make_shared<const ConnectionProbe>(req);
+  auto drop = [this](Job& j) {
+    metrics.cancelled_disconnect.fetch_add(1, std::memory_order_relaxed);
+    for (auto& s : j.sinks) s->request_stop();
+    j.box->close();
+    j.cancel_all();
+  };
+
   if (!gen.stream) {
     std::vector<MailItem> items;
     while (!job->all_done()) {
       items.clear();
-      job->box->pop_all(&items, std::chrono::milliseconds(500));
+      job->box->pop_all(&items, std::chrono::milliseconds(25));
       for (const auto& it : items) {
         TextDelta d;
         job->apply(it, &d);
       }
+      if (!job->all_done() && probe->closed()) return drop(*job);  // nobody to answer
     }
     if (job->error) return send_error(res, ApiError{500, "server_error", *job->error, "", ""});
     res.set_content(dump_json(job->response(want_logprobs)), "application/json");
@@ -296,7 +310,7 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
   const int keepalive_s = opt.keepalive_interval_s;
   res.set_chunked_content_provider(
       "text/event-stream",
-      [job, want_logprobs, keepalive_s](size_t, httplib::DataSink& sink) -> bool {
+      [job, want_logprobs, keepalive_s, probe](size_t, httplib::DataSink& sink) -> bool {
         auto write = [&](const std::string& s) {
           job->last_write = Clock::now();
           return sink.write(s.data(), s.size());
@@ -317,7 +331,8 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
           job->last_write = Clock::now();
         }
         std::vector<MailItem> items;
-        job->box->pop_all(&items, std::chrono::milliseconds(50));
+        job->box->pop_all(&items, std::chrono::milliseconds(25));
+        if (probe->closed()) return false;  // the client left: on_done below cancels
         for (const auto& it : items) {
           TextDelta d;
           job->apply(it, &d);
@@ -365,15 +380,9 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
         }
         return true;
       },
-      [job, this](bool) {
+      [job, this, drop](bool) {
         metrics.streams_open.fetch_sub(1, std::memory_order_relaxed);
-        if (!job->finished) {
-          // The client went away (or a write failed): free the slots now.
-          metrics.cancelled_disconnect.fetch_add(1, std::memory_order_relaxed);
-          for (auto& s : job->sinks) s->request_stop();
-          job->box->close();
-          job->cancel_all();
-        }
+        if (!job->finished) drop(*job);  // the client went away (or a write failed): free the slots now
       });
 }
 

@@ -105,6 +105,7 @@ std::optional<ApiError> parse_generation(const json& j, const RequestLimits& lim
   g->sampling.top_k = 0;
   g->sampling.min_p = 0.0f;
   BALEEN_API_TRY(get_bool(j, "stream", &g->stream));
+  BALEEN_API_TRY(get_bool(j, "ignore_eos", &g->ignore_eos));
   if (auto it = j.find("stream_options"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return wrong_type("stream_options", "an object", *it);
     BALEEN_API_TRY(get_bool(*it, "include_usage", &g->include_usage));

@@ -38,6 +38,7 @@ struct GenerationParams {
   bool stream = false;
   bool include_usage = false;
   bool json_object = false;  // response_format {"type": "json_object"}
+  bool ignore_eos = false;   // "ignore_eos" (vLLM/llama.cpp extension): generate max_tokens tokens
 };
 
 struct ChatRequest {

@@ -169,6 +169,7 @@ void Server::Impl::setup_routes() {
   http.set_read_timeout(opt.read_timeout_s, 0);
   http.set_write_timeout(opt.write_timeout_s, 0);
   http.set_keep_alive_timeout(10);
+  http.set_tcp_nodelay(true);  // small SSE chunks go out at once (no Nagle wait on the previous ACK)
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     metrics.http_requests.fetch_add(1, std::memory_order_relaxed);

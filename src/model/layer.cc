@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "kernels/ref/ops.h"
+#include "kernels/xw.h"
 #include "model/forward.h"
 
 namespace baleen {
@@ -13,20 +14,12 @@ void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_
                      float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool) {
   const auto n_heads = static_cast<int64_t>(ws.size());
   pool.parallel_for(n_heads, 1, [&](int64_t h0, int64_t h1, int) {
-    thread_local std::vector<float> row;
+    thread_local std::vector<float> wf;  // [rows, cols] of one head, dequantized once per call
     for (int64_t h = h0; h < h1; ++h) {
       const WeightMatrix& w = ws[h];
-      grow(row, w.cols);
-      for (int64_t t = 0; t < m; ++t) std::fill_n(y + t * y_stride + h * y_head, w.cols, 0.0f);
-      // Each weight row is dequantized once and scattered into every token's output.
-      for (int64_t r = 0; r < w.rows; ++r) {
-        weight_row_to_f32(w, r, row.data());
-        for (int64_t t = 0; t < m; ++t) {
-          const float a = x[t * x_stride + h * x_head + r];
-          float* yt = y + t * y_stride + h * y_head;
-          for (int64_t c = 0; c < w.cols; ++c) yt[c] += a * row[c];
-        }
-      }
+      grow(wf, w.rows * w.cols);
+      for (int64_t r = 0; r < w.rows; ++r) weight_row_to_f32(w, r, wf.data() + r * w.cols);
+      xw_f32(wf.data(), w.rows, w.cols, x + h * x_head, x_stride, m, y + h * y_head, y_stride);
     }
   });
 }

@@ -668,6 +668,34 @@ TEST(Engine, PrefixCacheRestoresAnEvictedPrompt) {
   EXPECT_EQ(again, first);
 }
 
+// The prefix cache's disk tier through the engine (EngineOptions::cache_dir, `baleen serve
+// --cache-dir`): with a one-block memory budget, a second prompt evicts the first prompt's block to
+// disk; a new engine over the same folder (as after a restart) reuses it, with the cold run's output.
+TEST(Engine, PrefixCacheDiskTierSurvivesARestart) {
+  LOAD_OR_SKIP(model, kDs2);
+  const std::string dir = baleen::testing::scratch_dir("engine_prefix_disk");
+  Ids a = kFixed;
+  for (int i = 0; i < 16; ++i) a.push_back(300 + i);
+  Ids b = {1, 500, 501, 502};
+  for (int i = 0; i < 36; ++i) b.push_back(320 + i);
+  EngineOptions o;
+  o.n_slots = 1;
+  o.n_ctx = 128;
+  o.cache_dir = dir;
+  o.cache_tokens = 32;
+  Ids first;
+  {
+    auto engine = make_engine(*model, o);
+    first = run_one(*engine, greedy_request(a, 4)).first;
+    run_one(*engine, greedy_request(b, 4));  // its block pushes a's out of memory, onto disk
+  }
+  auto engine = make_engine(*model, o);
+  auto [again, c] = run_one(*engine, greedy_request(a, 4));
+  EXPECT_EQ(c.cached_tokens, 32);
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(again, greedy_reference(*model, a, 4, 128));
+}
+
 TEST(Engine, LogprobsAreTheLogSoftmaxOfTheLogits) {
   LOAD_OR_SKIP(model, kDs2);
   std::vector<std::vector<float>> ref_logits;

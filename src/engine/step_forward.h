@@ -15,8 +15,8 @@ struct StepItem {
   Session* session = nullptr;
   std::span<const TokenId> tokens;       // appended at session->n_past()..; non-empty
   std::vector<float>* logits = nullptr;  // [n_vocab] of the last token; nullptr: not needed
-  bool all_logits = false;               // logits of every row ([n, n_vocab]) instead of the last
   Status status;                         // set by step_forward: this item's outcome
+  bool all_logits = false;               // logits of every row ([n, n_vocab]) instead of the last
 };
 
 // Runs every item's tokens through its session. An item that fails (kOutOfRange when it does not

@@ -125,17 +125,21 @@ bool begin_utf8(State& s, uint8_t c) {
   return true;
 }
 
+// Whitespace between tokens of the grammar, in runs of at most kMaxWhitespaceRun bytes.
+bool whitespace(State& s) { return ++s.ws_run <= JsonRecognizer::kMaxWhitespaceRun; }
+
 // One byte. Returns false if the text with it is no longer a prefix of a JSON object text.
 template <typename Stack>
 bool step(State& s, Stack& st, int max_depth, uint8_t c) {
+  if (!is_ws(c)) s.ws_run = 0;  // whitespace inside strings never counts (whitespace() is not called)
   for (;;) {
     switch (s.mode) {
       case Mode::kStart:
-        if (is_ws(c)) return true;
+        if (is_ws(c)) return whitespace(s);
         return c == '{' && open_container(s, st, max_depth, c);
       case Mode::kObjFirst:
       case Mode::kObjKey:
-        if (is_ws(c)) return true;
+        if (is_ws(c)) return whitespace(s);
         if (c == '"') {
           s.mode = Mode::kString;
           s.key = true;
@@ -147,7 +151,7 @@ bool step(State& s, Stack& st, int max_depth, uint8_t c) {
         }
         return false;
       case Mode::kColon:
-        if (is_ws(c)) return true;
+        if (is_ws(c)) return whitespace(s);
         if (c != ':') return false;
         s.mode = Mode::kValue;
         return true;
@@ -158,10 +162,10 @@ bool step(State& s, Stack& st, int max_depth, uint8_t c) {
         }
         [[fallthrough]];
       case Mode::kValue:
-        if (is_ws(c)) return true;
+        if (is_ws(c)) return whitespace(s);
         return begin_value(s, st, max_depth, c);
       case Mode::kAfterValue:
-        if (is_ws(c)) return true;
+        if (is_ws(c)) return whitespace(s);
         if (c == ',') {
           s.mode = st.top() == '{' ? Mode::kObjKey : Mode::kValue;
           return true;
@@ -295,7 +299,7 @@ bool step(State& s, Stack& st, int max_depth, uint8_t c) {
         s.mode = Mode::kAfterValue;
         continue;
       case Mode::kDone:
-        return is_ws(c);
+        return is_ws(c) && whitespace(s);
     }
     return false;
   }

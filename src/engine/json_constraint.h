@@ -7,7 +7,10 @@
 // must form a high+low pair (RFC 8259 section 8.2; a lone surrogate is not valid Unicode and strict
 // parsers such as nlohmann::json reject it). Numbers are limited, as section 6 permits, so that
 // every accepted number is a finite nonzero-range double for any parser: at most kMaxNumberDigits
-// integer and kMaxNumberDigits fraction digits, at most kMaxExponentDigits exponent digits. Once the top-level object
+// integer and kMaxNumberDigits fraction digits, at most kMaxExponentDigits exponent digits. Runs of
+// whitespace outside strings are at most kMaxWhitespaceRun bytes (a newline and 23 spaces of
+// indentation), so a model cannot fill max_tokens with whitespace (the usual failure of unbounded
+// JSON grammars; llama.cpp's json.gbnf bounds it likewise). Once the top-level object
 // is closed only whitespace may follow and complete() is true.
 //
 // JsonTokenMask precomputes every vocabulary token's bytes once (per engine) and, per step, sets the
@@ -31,6 +34,7 @@ class JsonRecognizer {
   static constexpr int kMaxDepthLimit = 256;
   static constexpr int kMaxNumberDigits = 64;
   static constexpr int kMaxExponentDigits = 2;
+  static constexpr int kMaxWhitespaceRun = 24;
 
   // max_depth: open containers at most, clamped to [1, kMaxDepthLimit].
   explicit JsonRecognizer(int max_depth = kDefaultMaxDepth);
@@ -84,6 +88,7 @@ class JsonRecognizer {
     uint8_t lit = 0;      // kLiteral: which literal (0 true, 1 false, 2 null)
     uint8_t lit_pos = 0;  // kLiteral: bytes matched so far
     uint8_t digits = 0;   // numbers: digits in the current part (integer, fraction, exponent)
+    uint8_t ws_run = 0;   // whitespace bytes since the last other byte outside strings
   };
 
  private:

@@ -31,10 +31,10 @@ struct Case {
   bool complete;        // the whole text is one complete JSON object text
 };
 
-// Valid JSON beyond the recognizer's number limits: a run of more than 64 digits or an exponent of
-// three or more digits.
-bool over_number_limits(const std::string& text) {
-  static const std::regex re("[eE][+-]?[0-9]{3,}|[0-9]{65,}");
+// Valid JSON beyond the recognizer's limits: a run of more than 64 digits, an exponent of three or
+// more digits, a run of more than 24 whitespace bytes.
+bool over_limits(const std::string& text) {
+  static const std::regex re("[eE][+-]?[0-9]{3,}|[0-9]{65,}|[ \t\n\r]{25,}");
   return std::regex_search(text, re);
 }
 constexpr size_t kAll = std::string::npos;
@@ -130,6 +130,11 @@ const std::vector<Case>& cases() {
       {"{\"a\":" + std::string(64, '7') + "." + std::string(64, '1') + "}", kAll, true},
       {"{\"a\":" + std::string(65, '7') + "}", 5 + 64, false},
       {"{\"a\":0." + std::string(65, '1') + "}", 7 + 64, false},
+      // ... and on whitespace runs outside strings (at most 24 bytes).
+      {std::string(24, ' ') + "{\n" + std::string(23, ' ') + "\"a\" :\t1}", kAll, true},
+      {std::string(25, ' ') + "{}", 24, false},
+      {"{\"a\":" + std::string(25, '\n') + "1}", 5 + 24, false},
+      {"{\"a\":\"" + std::string(100, ' ') + "\"}", kAll, true},  // inside a string: no limit
   };
   return c;
 }
@@ -157,7 +162,7 @@ TEST(JsonRecognizer, TableAndAllPrefixes) {
     }
     if (c.complete) {
       EXPECT_TRUE(nlohmann_accepts_object(c.text)) << "table says complete, nlohmann disagrees: " << c.text;
-    } else if (!over_number_limits(c.text)) {
+    } else if (!over_limits(c.text)) {
       EXPECT_FALSE(nlohmann_accepts_object(c.text)) << "table says not complete, nlohmann disagrees: " << c.text;
     }
   }
@@ -193,7 +198,7 @@ TEST(JsonRecognizer, DepthLimit) {
 }
 
 // Random mutations of the complete texts: when the recognizer calls one complete, nlohmann must
-// accept it as an object, and the other way round (except numbers beyond the recognizer's limits).
+// accept it as an object, and the other way round (except texts beyond the recognizer's limits).
 TEST(JsonRecognizer, MutationsAgreeWithNlohmann) {
   std::mt19937_64 rng(1234);
   const std::string alphabet = "{}[]:,\"\\ \t\n0123456789-+.eEtrufalsnul/bfnrtu\xC3\xA9\x80\xFF\x01";
@@ -220,7 +225,7 @@ TEST(JsonRecognizer, MutationsAgreeWithNlohmann) {
       JsonRecognizer r;
       const bool ours = r.advance(t) && r.complete();
       const bool theirs = nlohmann_accepts_object(t);
-      const bool limits = theirs && !ours && over_number_limits(t);  // valid, beyond our number limits
+      const bool limits = theirs && !ours && over_limits(t);  // valid, beyond our limits
       ++total;
       agreed += ours == theirs || limits;
       complete_seen += ours;

@@ -334,12 +334,28 @@ bool JsonRecognizer::advance(std::string_view bytes) {
 }
 
 JsonTokenMask::JsonTokenMask(const Tokenizer& tok, int64_t n_vocab, std::vector<int64_t> end_ids)
-    : bytes_(static_cast<size_t>(std::max<int64_t>(n_vocab, 0))), end_ids_(std::move(end_ids)) {
+    : bytes_(static_cast<size_t>(std::max<int64_t>(n_vocab, 0))),
+      first_(bytes_.size(), kNever),
+      after_ws_(bytes_.size(), kNoWs),
+      string_safe_(bytes_.size(), 0),
+      end_ids_(std::move(end_ids)) {
   const auto n_tok = static_cast<int64_t>(tok.vocab_size());
+  JsonRecognizer in_string;
+  in_string.advance("{\"");
   for (int64_t id = 0; id < n_vocab && id < n_tok; ++id) {
     const auto t = static_cast<TokenId>(id);
     if (tok.is_special(t)) continue;
-    bytes_[static_cast<size_t>(id)] = tok.token_to_bytes(t);
+    const auto i = static_cast<size_t>(id);
+    bytes_[i] = tok.token_to_bytes(t);
+    if (bytes_[i].empty()) continue;
+    first_[i] = static_cast<uint8_t>(bytes_[i][0]);
+    if (is_ws(static_cast<uint8_t>(bytes_[i][0]))) {
+      const size_t k = bytes_[i].find_first_not_of(" \t\n\r");
+      after_ws_[i] = k == std::string::npos ? kNever : static_cast<uint8_t>(bytes_[i][k]);
+    }
+    // Safe inside a string: accepted there and still in the plain string state afterwards.
+    JsonRecognizer probe = in_string;
+    string_safe_[i] = probe.advance(bytes_[i]) && probe.in_string() ? 1 : 0;
   }
 }
 
@@ -367,19 +383,30 @@ int64_t JsonTokenMask::apply(const JsonRecognizer& r, std::span<float> logits) c
     return n_allowed;
   }
   // Which single bytes may come next: most tokens are rejected by their first byte alone.
-  std::array<uint8_t, 256> first_ok;
+  std::array<uint8_t, kNever + 1> first_ok;
   for (int b = 0; b < 256; ++b) {
     const char c = static_cast<char>(b);
     first_ok[static_cast<size_t>(b)] = r.accepts(std::string_view(&c, 1)) ? 1 : 0;
   }
+  first_ok[kNever] = 0;
+  // Which bytes may follow one whitespace byte (kNever: a token of whitespace only, checked fully).
+  std::array<uint8_t, kNoWs + 1> ws_then_ok;
+  for (int b = 0; b < 256; ++b) {
+    const char two[2] = {' ', static_cast<char>(b)};
+    ws_then_ok[static_cast<size_t>(b)] = r.accepts(std::string_view(two, 2)) ? 1 : 0;
+  }
+  ws_then_ok[kNever] = 1;
+  ws_then_ok[kNoWs] = 1;
+  const uint8_t safe_ok = r.in_string() ? 1 : 0;
+  // Branch-free filters (the tokens passing them are few, except inside strings where most are
+  // string-safe); only a token that passes and is not settled yet is checked byte by byte.
   for (size_t i = 0; i < n; ++i) {
-    const std::string& b = bytes_[i];
-    const bool ok = !b.empty() && first_ok[static_cast<uint8_t>(b[0])] && (b.size() == 1 || r.accepts(b));
-    if (ok) {
-      ++n_allowed;
-    } else {
-      logits[i] = kNegInf;
-    }
+    const uint8_t safe = string_safe_[i] & safe_ok;
+    const uint8_t pass = first_ok[first_[i]] & ws_then_ok[after_ws_[i]];
+    bool ok = safe != 0;
+    if ((pass & ~safe) != 0) ok = bytes_[i].size() == 1 || r.accepts(bytes_[i]);
+    n_allowed += ok;
+    logits[i] = ok ? logits[i] : kNegInf;
   }
   return n_allowed;
 }

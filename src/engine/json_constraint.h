@@ -14,8 +14,11 @@
 // is closed only whitespace may follow and complete() is true.
 //
 // JsonTokenMask precomputes every vocabulary token's bytes once (per engine) and, per step, sets the
-// logits of tokens that cannot continue the text to -inf: one pass over the vocabulary, each token
-// checked byte by byte with an early exit, after a 256-entry first-byte filter.
+// logits of tokens that cannot continue the text to -inf: one pass over the vocabulary. Inside a
+// string, tokens precomputed as "string-safe" (complete UTF-8, no '"', '\\' or control byte: they
+// leave the string state as it was) pass at once; every other token goes through a 256-entry
+// first-byte filter (and, for tokens starting with whitespace such as " the", a filter on the first
+// byte after it), then is checked byte by byte with an early exit.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +49,8 @@ class JsonRecognizer {
   bool advance(std::string_view bytes);
   // The top-level object has been closed.
   bool complete() const { return state_.mode == Mode::kDone; }
+  // Inside a string, not within an escape or a UTF-8 character.
+  bool in_string() const { return state_.mode == Mode::kString; }
   int depth() const { return static_cast<int>(stack_.size()); }
   void reset();
 
@@ -114,7 +119,15 @@ class JsonTokenMask {
   int64_t n_vocab() const { return static_cast<int64_t>(bytes_.size()); }
 
  private:
+  static constexpr uint16_t kNever = 256;
+  static constexpr uint16_t kNoWs = 257;
   std::vector<std::string> bytes_;  // [n_vocab]; empty: never allowed
+  std::vector<uint16_t> first_;     // [n_vocab] first byte, kNever for tokens never allowed
+  // [n_vocab] for tokens starting with whitespace: the first other byte (kNever: none; kNoWs when the
+  // token does not start with whitespace). Whitespace leaves every state's options unchanged, so
+  // the byte must be one that may follow a single whitespace byte.
+  std::vector<uint16_t> after_ws_;
+  std::vector<uint8_t> string_safe_;  // [n_vocab]
   std::vector<int64_t> end_ids_;
 };
 

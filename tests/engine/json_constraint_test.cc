@@ -272,6 +272,35 @@ TEST(JsonTokenMask, AllowedTokensOnStories260K) {
   EXPECT_EQ(logits[static_cast<size_t>(eos)], 0.0f);
 }
 
+// The fast paths of apply() (string-safe tokens, first-byte and after-whitespace filters) against
+// the plain rule (bytes non-empty, not special, accepted) on a 128k byte-level BPE vocabulary.
+TEST(JsonTokenMask, FastPathsMatchPlainRuleOnDeepSeekV3) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  auto tok = Tokenizer::load(testing::conformance_path("tokenizers/deepseek-v3/tokenizer.json"));
+  ASSERT_TRUE(tok.ok()) << tok.error().to_string();
+  const int64_t n_vocab = static_cast<int64_t>((*tok)->vocab_size());
+  JsonTokenMask mask(**tok, n_vocab, {(*tok)->special_ids().eos});
+  for (const char* prefix :
+       {"", " ", "{", "{\n  ", "{\"na", "{\"name\"", "{\"name\": ", "{\"a\": \"x\\", "{\"a\": \"\xE2\x82", "{\"a\": [1",
+        "{\"a\": -0.5e", "{\"a\": 12 ", "{\"a\": tr", "{\"a\": [\"\\uD83D"}) {
+    JsonRecognizer r;
+    ASSERT_TRUE(r.advance(prefix)) << prefix;
+    std::vector<float> logits(static_cast<size_t>(n_vocab), 0.0f);
+    const int64_t n_allowed = mask.apply(r, logits);
+    int64_t expect = 0, mismatches = 0;
+    for (int64_t id = 0; id < n_vocab; ++id) {
+      const auto t = static_cast<TokenId>(id);
+      const std::string b = (*tok)->is_special(t) ? std::string() : (*tok)->token_to_bytes(t);
+      const bool ok = !b.empty() && r.accepts(b);
+      expect += ok;
+      mismatches += std::isinf(logits[static_cast<size_t>(id)]) == ok;
+    }
+    EXPECT_EQ(mismatches, 0) << "prefix " << prefix;
+    EXPECT_EQ(n_allowed, expect) << "prefix " << prefix;
+    EXPECT_GT(n_allowed, 0) << "prefix " << prefix;
+  }
+}
+
 // ---- Engine ----
 
 class Sink : public StreamSink {

@@ -96,6 +96,13 @@ Status EngineImpl::validate(const GenerateRequest& r) const {
     return make_error(ErrorCode::kInvalidArgument, "top_logprobs must be in [0, %d] (got %d)", kMaxTopLogprobs,
                       r.top_logprobs);
   }
+  if (r.json_object && model_.tokenizer() == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "json_object needs a model with a tokenizer");
+  }
+  if (r.json_after_token < -1 || r.json_after_token >= n_vocab) {
+    return make_error(ErrorCode::kInvalidArgument, "json_after_token %d outside the vocabulary [0, %lld)",
+                      r.json_after_token, static_cast<long long>(n_vocab));
+  }
   const auto n_prompt = static_cast<int64_t>(r.prompt.size());
   if (n_prompt + 1 > opts_.n_ctx) {
     return make_error(ErrorCode::kOutOfRange,

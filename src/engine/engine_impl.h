@@ -24,6 +24,7 @@
 
 #include "core/thread_pool.h"
 #include "engine/engine.h"
+#include "engine/json_constraint.h"
 #include "engine/logprobs.h"
 #include "engine/prefix_cache.h"
 #include "engine/sampling.h"
@@ -67,6 +68,8 @@ class EngineImpl final : public Engine {
     TokenId last = 0;           // last sampled token, evaluated by the next decode step
     uint64_t last_used = 0;     // admission counter, for least-recently-used slot choice
     std::vector<float> logits;  // [n_vocab] of the last evaluated token
+    JsonRecognizer json;        // JSON mode: the generated text so far (reset per request)
+    bool json_active = false;   // JSON mode and past json_after_token
     bool prefilling() const { return active && prompt_pos < active->params.prompt.size(); }
   };
 
@@ -89,6 +92,8 @@ class EngineImpl final : public Engine {
   void finish_slot(int s, FinishReason reason, std::string error = {});
   void finish_unstarted(const std::shared_ptr<Request>& req, FinishReason reason);
   static Completion completion_of(const Request& req, FinishReason reason);
+  // JSON mode's per-vocabulary table, built on the first json_object request (scheduler thread).
+  const JsonTokenMask& json_mask();
 
   const Model& model_;
   EngineOptions opts_;
@@ -103,6 +108,7 @@ class EngineImpl final : public Engine {
   std::vector<int> item_slot_;
   std::vector<uint8_t> item_prefill_;
   uint64_t admissions_ = 0;
+  std::unique_ptr<JsonTokenMask> json_mask_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

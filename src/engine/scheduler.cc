@@ -98,6 +98,8 @@ void EngineImpl::admit(int s, std::shared_ptr<Request> req) {
   slot.last_used = ++admissions_;
   req->admitted = std::chrono::steady_clock::now();
   slot.sampler.emplace(req->params.sampling);
+  slot.json.reset();
+  slot.json_active = req->params.json_object && req->params.json_after_token < 0;
   for (TokenId id : prompt) slot.sampler->accept(id);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.prompt_tokens_total += static_cast<int64_t>(prompt.size());
@@ -130,11 +132,29 @@ void EngineImpl::finish_unstarted(const std::shared_ptr<Request>& req, FinishRea
   req->sink->on_done(completion_of(*req, reason));
 }
 
+const JsonTokenMask& EngineImpl::json_mask() {
+  if (!json_mask_) {
+    json_mask_ = std::make_unique<JsonTokenMask>(*model_.tokenizer(), model_.config().n_vocab, eos_ids_);
+  }
+  return *json_mask_;
+}
+
 void EngineImpl::after_logits(int s) {
   Slot& slot = slots_[static_cast<size_t>(s)];
   Request& req = *slot.active;
   if (slot.generated == 0) req.first_token = std::chrono::steady_clock::now();
-  const TokenId id = slot.sampler->sample(slot.logits);
+  const JsonTokenMask* mask = slot.json_active ? &json_mask() : nullptr;
+  if (mask && mask->apply(slot.json, slot.logits) == 0) {
+    finish_slot(s, FinishReason::kError, "json_object: no token of the vocabulary continues the JSON text");
+    return;
+  }
+  TokenId id = slot.sampler->sample(slot.logits);
+  if (mask && !mask->allowed(slot.json, id)) {
+    // Only when every allowed logit is NaN (the sampler then falls back to id 0): take the first
+    // allowed token instead.
+    id = 0;
+    while (!mask->allowed(slot.json, id)) ++id;
+  }
   slot.sampler->accept(id);
   if (!req.params.ignore_eos && std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end()) {
     finish_slot(s, FinishReason::kStop);
@@ -152,6 +172,15 @@ void EngineImpl::after_logits(int s) {
   if (!go_on || req.cancelled.load(std::memory_order_relaxed)) {
     finish_slot(s, FinishReason::kCancelled);
     return;
+  }
+  if (mask) {
+    slot.json.advance(mask->bytes(id));  // accepted: the mask allowed it
+    if (slot.json.complete()) {
+      finish_slot(s, FinishReason::kStop);
+      return;
+    }
+  } else if (req.params.json_object && id == req.params.json_after_token) {
+    slot.json_active = true;
   }
   // The context holds prompt + generated tokens (the last one is evaluated by the next step).
   const int64_t total = static_cast<int64_t>(req.params.prompt.size()) + slot.generated;

@@ -222,6 +222,18 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     res.set_content(dump_json(j), "application/json");
   };
   if (n_prompt + 1 > n_ctx) return context_error();
+  // JSON mode constrains the answer: after `</think>` when the prompt leaves the model reasoning.
+  TokenId json_after_token = -1;
+  if (gen.json_object && opens_reasoning) {
+    std::optional<TokenId> end_think = sv->tok().token_id("</think>");
+    if (!end_think) {
+      return reject(ApiError{400, "not_supported_error",
+                             "response_format json_object with a reasoning prompt needs a '</think>' token in the "
+                             "vocabulary",
+                             "response_format", ""});
+    }
+    json_after_token = *end_think;
+  }
   // max_tokens beyond the room left in the slot is cut to it (finish_reason "length").
   const int64_t room = n_ctx - n_prompt;
   const int64_t max_tokens = gen.max_tokens < 0 ? room : std::min(gen.max_tokens, room);
@@ -258,6 +270,8 @@ void Server::Impl::handle_generate(const httplib::Request& req, httplib::Respons
     gr.sampling.seed = base_seed + static_cast<uint64_t>(c);  // choice i uses seed + i
     gr.top_logprobs = gen.top_logprobs;
     gr.ignore_eos = gen.ignore_eos;
+    gr.json_object = gen.json_object;
+    gr.json_after_token = json_after_token;
     auto id = sv->engine().submit(std::move(gr), job->sinks[c]);
     if (!id.ok()) {
       job->cancel_all();  // the choices already queued

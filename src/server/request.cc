@@ -192,7 +192,7 @@ std::optional<ApiError> parse_generation(const json& j, const RequestLimits& lim
       g->json_object = true;
     } else if (type == "json_schema") {
       return ApiError{400, "not_supported_error",
-                      "response_format 'json_schema' is not supported (no constrained decoding); use 'json_object'",
+                      "response_format 'json_schema' is not supported (no schema constraint); use 'json_object'",
                       "response_format", ""};
     } else if (type != "text") {
       return invalid_request("'response_format.type' must be 'text' or 'json_object'", "response_format");
@@ -330,7 +330,8 @@ std::optional<ApiError> parse_chat_request(const json& j, const RequestLimits& l
     out->messages.push_back(std::move(cm));
   }
   if (out->gen.json_object && !mentions_json) {
-    // DeepSeek's rule: JSON mode needs the word "json" in the prompt (no grammar constrains output).
+    // DeepSeek's rule: JSON mode needs the word "json" in the prompt (the output is constrained to
+    // JSON, but the model should still be asked for it).
     return invalid_request("response_format json_object requires the word 'json' in the messages", "response_format");
   }
   if (auto t = j.find("thinking"); t != j.end() && !t->is_null()) {

@@ -12,8 +12,8 @@
 
 #include "commands.h"
 #include "demo_model.h"
-#include "inspect_report.h"
 #include "engine/sampling.h"
+#include "inspect_report.h"
 #include "io/gguf.h"
 #include "model/model.h"
 #include "tokenizer/chat_template.h"
@@ -117,7 +117,9 @@ Runner add_demo(CLI::App& app) {
     }
     double gen_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
     std::printf("\ngenerated (greedy, random weights): %s\n",
-                nlohmann::json((*tok)->decode(out, true)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                nlohmann::json((*tok)->decode(out, true))
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                    .c_str());
     std::printf("forward pass: %zu prompt + %zu generated tokens in %.0f ms on %d threads\n", ids.size(), out.size(),
                 gen_ms, pool.size());
     return 0;

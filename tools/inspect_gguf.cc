@@ -39,7 +39,8 @@ void print_kv_cache(const ModelConfig& config, int64_t ctx, FILE* out) {
                                                             : "K and V: 2 x kv_heads x head_dim x layers";
   std::fprintf(out, "kv cache:      %" PRIu64 " bytes/token at BF16, %" PRIu64 " at F32 (%s)\n", bf16, f32, layout);
   std::fprintf(out, "kv cache:      %" PRId64 " tokens: %s at BF16, %s at F32\n", ctx,
-               human_bytes(bf16 * static_cast<uint64_t>(ctx)).c_str(), human_bytes(f32 * static_cast<uint64_t>(ctx)).c_str());
+               human_bytes(bf16 * static_cast<uint64_t>(ctx)).c_str(),
+               human_bytes(f32 * static_cast<uint64_t>(ctx)).c_str());
 }
 
 static std::string shape_string(const std::vector<uint64_t>& ne) {

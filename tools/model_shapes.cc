@@ -146,8 +146,8 @@ std::vector<TensorPlan> plan_tensors(const ModelShape& s, QuantMix mix) {
   };
   const uint64_t E = s.hidden, H = s.n_heads, qk = s.qk_nope + s.qk_rope;
 
-  out.push_back(TensorPlan{"token_embd.weight", weight_type("token_embd.weight", E, -1), {E, s.vocab},
-                           TensorInit::kEmbed, E});
+  out.push_back(
+      TensorPlan{"token_embd.weight", weight_type("token_embd.weight", E, -1), {E, s.vocab}, TensorInit::kEmbed, E});
   for (uint32_t l = 0; l < s.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     const int L = static_cast<int>(l);

@@ -21,10 +21,10 @@ struct ModelShape {
   uint32_t dense_ff = 0, first_dense = 0;
   uint32_t n_experts = 0, n_experts_used = 0, n_groups = 1, n_groups_used = 1, n_shared = 0, moe_ff = 0;
   uint32_t vocab = 0;
-  bool sigmoid_gating = false;      // V3 noaux_tc (sigmoid + exp_probs_b); else softmax greedy
-  bool norm_topk_prob = false;      // expert_weights_norm (written only when true, as the converter)
-  float routed_scaling = 1.0f;      // expert_weights_scale
-  float mscale_all_dim = 1.0f;      // yarn_log_multiplier = 0.1 * mscale_all_dim
+  bool sigmoid_gating = false;  // V3 noaux_tc (sigmoid + exp_probs_b); else softmax greedy
+  bool norm_topk_prob = false;  // expert_weights_norm (written only when true, as the converter)
+  float routed_scaling = 1.0f;  // expert_weights_scale
+  float mscale_all_dim = 1.0f;  // yarn_log_multiplier = 0.1 * mscale_all_dim
   uint32_t context_length = 163840;
   float rope_theta = 10000.0f, yarn_factor = 40.0f, rms_eps = 1e-6f;
   uint32_t yarn_original_ctx = 4096;
@@ -37,7 +37,7 @@ const ModelShape* find_model_shape(const std::string& id);
 
 enum class QuantMix { kQ4_K_M, kQ8_0, kBF16 };
 std::optional<QuantMix> parse_quant_mix(const std::string& name);  // "q4_k_m", "q8_0", "bf16"
-uint32_t quant_mix_file_type(QuantMix mix);                          // general.file_type (15, 7, 32)
+uint32_t quant_mix_file_type(QuantMix mix);                        // general.file_type (15, 7, 32)
 
 // How a tensor's values are drawn ("test init" of the conformance models, norms exactly 1).
 enum class TensorInit {

@@ -24,7 +24,8 @@ class ThreadPool {
   template <typename Fn>
   void parallel_for(int64_t n, int64_t min_chunk, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
-    run(n, min_chunk, [](void* f, int64_t b, int64_t e, int t) { (*static_cast<F*>(f))(b, e, t); },
+    run(
+        n, min_chunk, [](void* f, int64_t b, int64_t e, int t) { (*static_cast<F*>(f))(b, e, t); },
         const_cast<void*>(static_cast<const void*>(&fn)));
   }
 

@@ -12,8 +12,8 @@ void StepForward::run(std::span<StepItem> items) {
   // A failed batch appends nothing anywhere (eval_batch validates every item first): evaluate the
   // items one by one so only the bad one fails and the others still advance this step.
   for (StepItem& item : items) {
-    item.status = eval_batch(std::span<const BatchItem>(&batch_[static_cast<size_t>(&item - items.data())], 1),
-                             &scratch_);
+    item.status =
+        eval_batch(std::span<const BatchItem>(&batch_[static_cast<size_t>(&item - items.data())], 1), &scratch_);
   }
 }
 

@@ -187,7 +187,9 @@ void GgufMetadataWriter::set_i64(const std::string& key, int64_t v) { set_value(
 void GgufMetadataWriter::set_f32(const std::string& key, float v) { set_value(key, gguf_f32(v)); }
 void GgufMetadataWriter::set_f64(const std::string& key, double v) { set_value(key, gguf_f64(v)); }
 void GgufMetadataWriter::set_bool(const std::string& key, bool v) { set_value(key, gguf_bool(v)); }
-void GgufMetadataWriter::set_string(const std::string& key, std::string v) { set_value(key, gguf_string(std::move(v))); }
+void GgufMetadataWriter::set_string(const std::string& key, std::string v) {
+  set_value(key, gguf_string(std::move(v)));
+}
 void GgufMetadataWriter::set_array(const std::string& key, GgufArray v) {
   set_value(key, gguf_array(v.elem_type, std::move(v.items)));
 }

@@ -91,7 +91,7 @@ class GgufWriter : public GgufMetadataWriter {
 
  private:
   std::vector<GgufTensorDecl> decls_;  // name, type, shape, byte count
-  std::vector<std::string> bytes_;   // data of decls_[k]
+  std::vector<std::string> bytes_;     // data of decls_[k]
 };
 
 // Value constructors, convenient for building arrays: gguf_u32(7), gguf_string("a"), ...

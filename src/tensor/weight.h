@@ -11,8 +11,8 @@
 namespace baleen {
 
 enum class WeightFormat {
-  kGgml,        // `type` blocks along each row (F32, F16, BF16, Q8_0, Q4_K, ...)
-  kFp8E4M3Block, // one e4m3 byte per element, fp32 scale_inv per [block_rows x block_cols] tile
+  kGgml,          // `type` blocks along each row (F32, F16, BF16, Q8_0, Q4_K, ...)
+  kFp8E4M3Block,  // one e4m3 byte per element, fp32 scale_inv per [block_rows x block_cols] tile
 };
 
 struct WeightMatrix {

@@ -58,7 +58,9 @@ std::vector<float> yarn_inv_freq(int64_t n_dims, double theta, double factor, do
                                  double beta_slow) {
   // deepseek-spec 3.3 (DeepSeek-V3 inference/model.py precompute_freqs_cis).
   const double d = static_cast<double>(n_dims);
-  auto corr = [&](double r) { return d * std::log(original_ctx / (2.0 * std::numbers::pi * r)) / (2.0 * std::log(theta)); };
+  auto corr = [&](double r) {
+    return d * std::log(original_ctx / (2.0 * std::numbers::pi * r)) / (2.0 * std::log(theta));
+  };
   double low = std::max(std::floor(corr(beta_fast)), 0.0);
   double high = std::min(std::ceil(corr(beta_slow)), d - 1.0);
   if (low == high) high += 0.001;

@@ -26,8 +26,9 @@ inline float vsum(V v) {
   // Masked 128-bit extracts (all lanes kept): GCC 12's plain extract/cast intrinsics trip
   // -Wuninitialized on their undefined operands (GCC bug 105593).
   const __m128 z = _mm_setzero_ps();
-  __m128 s = _mm_add_ps(_mm_add_ps(_mm512_mask_extractf32x4_ps(z, 0xF, v, 0), _mm512_mask_extractf32x4_ps(z, 0xF, v, 1)),
-                        _mm_add_ps(_mm512_mask_extractf32x4_ps(z, 0xF, v, 2), _mm512_mask_extractf32x4_ps(z, 0xF, v, 3)));
+  __m128 s =
+      _mm_add_ps(_mm_add_ps(_mm512_mask_extractf32x4_ps(z, 0xF, v, 0), _mm512_mask_extractf32x4_ps(z, 0xF, v, 1)),
+                 _mm_add_ps(_mm512_mask_extractf32x4_ps(z, 0xF, v, 2), _mm512_mask_extractf32x4_ps(z, 0xF, v, 3)));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);

@@ -27,6 +27,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_bf16.h"
 #include "kernels/ref/dequant.h"
@@ -42,6 +43,8 @@ constexpr double kNmseVsExact = 1e-5;
 constexpr double kNmseVsBf16Operands = 1e-9;
 constexpr float kSentinel = 12345.0f;
 
+using kernel_test::nmse;
+
 struct Case {
   std::string name;
   std::vector<uint8_t> bytes;
@@ -50,23 +53,11 @@ struct Case {
 };
 
 std::unique_ptr<Case> make_ggml(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  kernel_test::QuantizedWeights q = kernel_test::make_quantized(type, rows, cols, seed);
   auto c = std::make_unique<Case>();
   c->name = std::string(ggml_type_info(type).name) + " " + std::to_string(rows) + "x" + std::to_string(cols);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
-  const uint64_t stride = row_bytes + 8;  // rows padded with garbage so row_stride != row bytes
-  c->bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
-  std::vector<float> src(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : src) v = uni(rng);
-    EXPECT_TRUE(quantize_row_ref(type, src.data(), c->bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
-  }
-  c->w.type = type;
-  c->w.rows = rows;
-  c->w.cols = cols;
-  c->w.data = c->bytes.data();
-  c->w.row_stride = stride;
+  c->bytes = std::move(q.bytes);  // the vector's buffer moves with it: q.w.data stays valid
+  c->w = q.w;
   return c;
 }
 
@@ -94,19 +85,6 @@ std::unique_ptr<Case> make_fp8(int64_t rows, int64_t cols, uint32_t seed) {
 }
 
 float bf16_round(float v) { return bf16_to_f32(f32_to_bf16(v)); }
-
-double nmse(const std::vector<float>& a, const std::vector<double>& b, int64_t m, int64_t n, int64_t stride) {
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      const double d = a[i * stride + j] - b[i * stride + j];
-      num += d * d;
-      den += b[i * stride + j] * b[i * stride + j];
-    }
-  }
-  if (std::isnan(num)) return std::numeric_limits<double>::infinity();
-  return den > 0.0 ? num / den : num;
-}
 
 // Runs matmul_bf16 for m tokens (x and y with padded strides) and checks both references and that
 // nothing outside the [m, rows] block of y was written.
@@ -167,20 +145,7 @@ void run_all(const char* kernel) {
   check(*one, 512, 1, kernel);
 }
 
-class Bf16GemmTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (dispatch_level() != DispatchLevel::kAvx512 || !set_matmul_bf16_enabled(true))
-      GTEST_SKIP() << "BF16 GEMM needs dispatch level avx512 (AVX-512 BF16); this CPU / BALEEN_DISPATCH gives "
-                   << dispatch_level_name(dispatch_level());
-    amx_was_ = amx_available();
-  }
-  void TearDown() override {
-    set_amx_enabled(amx_was_);
-    set_matmul_bf16_enabled(false);  // the default (kernels/matmul_bf16.h)
-  }
-  bool amx_was_ = false;
-};
+using Bf16GemmTest = kernel_test::Bf16PathTest;
 
 TEST_F(Bf16GemmTest, Avx512Bf16KernelMatchesReferences) {
   set_amx_enabled(false);

@@ -22,6 +22,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_bf16.h"
 #include "kernels/ref/dequant.h"
@@ -35,43 +36,13 @@ namespace {
 constexpr double kNmseVsExact = 1e-5;
 constexpr float kSentinel = 12345.0f;
 
-struct Bf16Weight {
-  std::vector<uint8_t> bytes;
-  WeightMatrix w;
-};
+using kernel_test::nmse;
 
+using Bf16Weight = kernel_test::QuantizedWeights;
+
+// Rows padded with 6 bytes of NaN: nothing past cols may be read.
 Bf16Weight make_bf16(int64_t rows, int64_t cols, uint32_t seed) {
-  Bf16Weight b;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  const uint64_t row_bytes = ggml_row_bytes(GgmlType::kBF16, static_cast<uint64_t>(cols));
-  const uint64_t stride = row_bytes + 6;  // padded with NaN bytes: nothing past cols may be read
-  b.bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
-  std::vector<float> src(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : src) v = uni(rng);
-    EXPECT_TRUE(
-        quantize_row_ref(GgmlType::kBF16, src.data(), b.bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
-  }
-  b.w.type = GgmlType::kBF16;
-  b.w.rows = rows;
-  b.w.cols = cols;
-  b.w.data = b.bytes.data();
-  b.w.row_stride = stride;
-  return b;
-}
-
-double nmse(const std::vector<float>& a, const std::vector<float>& b, int64_t m, int64_t n, int64_t stride) {
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      const double d = static_cast<double>(a[i * stride + j]) - b[i * stride + j];
-      num += d * d;
-      den += static_cast<double>(b[i * stride + j]) * b[i * stride + j];
-    }
-  }
-  if (std::isnan(num)) return std::numeric_limits<double>::infinity();
-  return den > 0.0 ? num / den : num;
+  return kernel_test::make_quantized(GgmlType::kBF16, rows, cols, seed, 6);
 }
 
 // For each m: matmul of m tokens (x / y strides padded when `padded`) against matmul of each token
@@ -123,20 +94,7 @@ void run_all(const char* label) {
   check_shape(61, 33, false, label);
 }
 
-class Bf16InvarianceTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (dispatch_level() != DispatchLevel::kAvx512 || !set_matmul_bf16_enabled(true))
-      GTEST_SKIP() << "BF16 path needs dispatch level avx512 (AVX-512 BF16); this CPU / BALEEN_DISPATCH gives "
-                   << dispatch_level_name(dispatch_level());
-    amx_was_ = amx_available();
-  }
-  void TearDown() override {
-    set_amx_enabled(amx_was_);
-    set_matmul_bf16_enabled(false);  // the default (kernels/matmul_bf16.h)
-  }
-  bool amx_was_ = false;
-};
+using Bf16InvarianceTest = kernel_test::Bf16PathTest;
 
 TEST_F(Bf16InvarianceTest, Avx512Bf16RowsIndependentOfBatch) {
   set_amx_enabled(false);

@@ -25,6 +25,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/ref/dequant.h"
 #include "kernels/ref/quantize.h"
@@ -44,14 +45,9 @@ const bool kExactF32Path = [] {
 }();
 constexpr float kSentinel = 12345.0f;
 
-std::vector<DispatchLevel> supported_levels() {
-  std::vector<DispatchLevel> out;
-  const DispatchLevel best = max_dispatch_level(cpu_features());
-  for (DispatchLevel l : {DispatchLevel::kScalar, DispatchLevel::kAvx2, DispatchLevel::kAvx512}) {
-    if (static_cast<int>(l) <= static_cast<int>(best)) out.push_back(l);
-  }
-  return out;
-}
+using kernel_test::nmse;
+using kernel_test::supported_levels;
+ThreadPool& pool() { return kernel_test::shared_pool(); }
 
 // Restores the best level after each test so test order does not matter.
 class DispatchTest : public ::testing::Test {
@@ -68,23 +64,11 @@ struct Weights {
 
 // GGML weights quantized from uniform [-1, 1) values; rows padded by 8 bytes of 0xFF.
 Weights make_ggml(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  kernel_test::QuantizedWeights q = kernel_test::make_quantized(type, rows, cols, seed);
   Weights c;
   c.name = ggml_type_info(type).name;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
-  const uint64_t stride = row_bytes + 8;
-  c.bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
-  std::vector<float> src(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : src) v = uni(rng);
-    EXPECT_TRUE(quantize_row_ref(type, src.data(), c.bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
-  }
-  c.w.type = type;
-  c.w.rows = rows;
-  c.w.cols = cols;
-  c.w.data = c.bytes.data();
-  c.w.row_stride = stride;
+  c.bytes = std::move(q.bytes);  // the vector's buffer moves with it: q.w.data stays valid
+  c.w = q.w;
   return c;
 }
 
@@ -112,24 +96,6 @@ Weights make_fp8(int64_t rows, int64_t cols, int32_t block, uint32_t seed) {
   c.w.block_rows = block;
   c.w.block_cols = block;
   return c;
-}
-
-double nmse(const std::vector<float>& a, const std::vector<float>& b, int64_t m, int64_t n, int64_t stride) {
-  double num = 0.0, den = 0.0;
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      const double d = static_cast<double>(a[i * stride + j]) - b[i * stride + j];
-      num += d * d;
-      den += static_cast<double>(b[i * stride + j]) * b[i * stride + j];
-    }
-  }
-  if (!std::isfinite(num)) return std::numeric_limits<double>::infinity();
-  return den > 0.0 ? num / den : num;
-}
-
-ThreadPool& pool() {
-  static ThreadPool p(2);
-  return p;
 }
 
 // Every supported level and m on one matrix; x rows are padded with NaN (a read past cols poisons

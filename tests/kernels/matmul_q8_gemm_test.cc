@@ -20,6 +20,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_q8.h"
 #include "kernels/ref/dequant.h"
@@ -32,47 +33,14 @@
 namespace baleen {
 namespace {
 
-constexpr float kSentinel = 12345.0f;
-
-std::vector<DispatchLevel> supported_levels() {
-  std::vector<DispatchLevel> out;
-  const DispatchLevel best = max_dispatch_level(cpu_features());
-  for (DispatchLevel l : {DispatchLevel::kScalar, DispatchLevel::kAvx2, DispatchLevel::kAvx512}) {
-    if (static_cast<int>(l) <= static_cast<int>(best)) out.push_back(l);
-  }
-  return out;
-}
-
-ThreadPool& pool() {
-  static ThreadPool p(2);
-  return p;
-}
-
-struct Weights {
-  std::vector<uint8_t> bytes;
-  WeightMatrix w;
-};
-
-// Weights quantized from uniform [-1, 1) values; rows padded by 8 bytes of 0xFF.
+using kernel_test::supported_levels;
+using Weights = kernel_test::QuantizedWeights;
 Weights make_weights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
-  Weights c;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  const uint64_t row_bytes = ggml_row_bytes(type, static_cast<uint64_t>(cols));
-  const uint64_t stride = row_bytes + 8;
-  c.bytes.assign(static_cast<size_t>(rows) * stride, 0xFF);
-  std::vector<float> src(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& v : src) v = uni(rng);
-    EXPECT_TRUE(quantize_row_ref(type, src.data(), c.bytes.data() + r * stride, static_cast<uint64_t>(cols)).ok());
-  }
-  c.w.type = type;
-  c.w.rows = rows;
-  c.w.cols = cols;
-  c.w.data = c.bytes.data();
-  c.w.row_stride = stride;
-  return c;
+  return kernel_test::make_quantized(type, rows, cols, seed);
 }
+ThreadPool& pool() { return kernel_test::shared_pool(); }
+
+constexpr float kSentinel = 12345.0f;
 
 // x rows uniform [-1, 1), NaN in the stride gap; one row with an outlier, one with a zero block.
 std::vector<float> make_x(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {

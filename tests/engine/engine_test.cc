@@ -130,6 +130,43 @@ class RecordingSink : public StreamSink {
   int n_done_ = 0;
 };
 
+// Holds the scheduler thread inside a sink's on_token when the request's n-th token arrives, so
+// what a test does meanwhile happens at a known point: install hook() as on_token_hook, wait for
+// reached(), act, then release(). Waits are bounded (a hang is a failure, not a measurement).
+class TokenGate {
+ public:
+  explicit TokenGate(int n) : n_(n) {}
+  std::function<bool(int)> hook() {
+    return [this](int n) {
+      if (n == n_) {
+        std::unique_lock<std::mutex> lock(m_);
+        reached_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(60), [&] { return released_; });
+      }
+      return true;
+    };
+  }
+  // Waits up to a minute for the n-th token; false if it never came.
+  bool reached() {
+    std::unique_lock<std::mutex> lock(m_);
+    return cv_.wait_for(lock, std::chrono::seconds(60), [&] { return reached_; });
+  }
+  void release() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  const int n_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool reached_ = false, released_ = false;
+};
+
 std::unique_ptr<Engine> make_engine(const Model& model, EngineOptions opts) {
   if (opts.n_threads == 0) opts.n_threads = 2;
   auto e = Engine::create(model, opts);
@@ -408,29 +445,16 @@ TEST(Engine, QueueFullThenCancelFreesTheSlot) {
   o.n_ctx = 256;
   auto engine = make_engine(*model, o);
 
-  std::mutex gate_m;
-  std::condition_variable gate_cv;
-  bool at_third = false, released = false;
+  TokenGate held(3);
   auto a = std::make_shared<RecordingSink>();
-  a->on_token_hook = [&](int n) {
-    if (n == 3) {
-      std::unique_lock<std::mutex> lock(gate_m);
-      at_third = true;
-      gate_cv.notify_all();
-      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
-    }
-    return true;
-  };
+  a->on_token_hook = held.hook();
   EngineStats at_done;
   a->on_done_hook = [&](const Completion&) { at_done = engine->stats(); };
   GenerateRequest long_req = greedy_request(kFixed, 200);
   long_req.ignore_eos = true;
   auto id_a = engine->submit(long_req, a);
   ASSERT_TRUE(id_a.ok());
-  {
-    std::unique_lock<std::mutex> lock(gate_m);
-    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_third; }));
-  }
+  ASSERT_TRUE(held.reached());
   auto b = std::make_shared<RecordingSink>();
   auto id_b = engine->submit(greedy_request(kFixed, 4), b);
   EXPECT_TRUE(id_b.ok());
@@ -444,11 +468,7 @@ TEST(Engine, QueueFullThenCancelFreesTheSlot) {
   EXPECT_EQ(s.requests_active, 2);
 
   engine->cancel(*id_a);
-  {
-    std::lock_guard<std::mutex> lock(gate_m);
-    released = true;
-  }
-  gate_cv.notify_all();
+  held.release();
   Completion ca = a->wait();
   EXPECT_EQ(ca.reason, FinishReason::kCancelled);
   EXPECT_EQ(ca.generated_tokens, 3);
@@ -477,34 +497,17 @@ TEST(Engine, CancelQueuedAndRunningRequests) {
   auto engine = make_engine(*model, o);
   GenerateRequest long_req = greedy_request(kFixed, 4000);
   long_req.ignore_eos = true;
-  std::mutex gate_m;
-  std::condition_variable gate_cv;
-  bool at_first = false, released = false;
+  TokenGate held(1);
   auto a = std::make_shared<RecordingSink>();
-  a->on_token_hook = [&](int n) {
-    if (n == 1) {
-      std::unique_lock<std::mutex> lock(gate_m);
-      at_first = true;
-      gate_cv.notify_all();
-      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
-    }
-    return true;
-  };
+  a->on_token_hook = held.hook();
   auto b = std::make_shared<RecordingSink>();
   auto id_a = engine->submit(long_req, a);
   auto id_b = engine->submit(long_req, b);
   ASSERT_TRUE(id_a.ok() && id_b.ok());
-  {
-    std::unique_lock<std::mutex> lock(gate_m);
-    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_first; }));
-  }
+  ASSERT_TRUE(held.reached());
   engine->cancel(*id_b);  // still queued behind a
   engine->cancel(*id_a);
-  {
-    std::lock_guard<std::mutex> lock(gate_m);
-    released = true;
-  }
-  gate_cv.notify_all();
+  held.release();
   Completion ca = a->wait();
   EXPECT_EQ(ca.reason, FinishReason::kCancelled);
   EXPECT_EQ(ca.generated_tokens, 1);
@@ -532,33 +535,16 @@ TEST(Engine, CancelBetweenPrefillChunks) {
   auto engine = make_engine(*model, o);
   Ids long_prompt;
   for (int i = 0; i < 100; ++i) long_prompt.push_back(kFixed[static_cast<size_t>(i) % kFixed.size()]);
-  std::mutex gate_m;
-  std::condition_variable gate_cv;
-  bool at_third = false, released = false;
+  TokenGate held(3);
   auto gate = std::make_shared<RecordingSink>();
-  gate->on_token_hook = [&](int n) {
-    if (n == 3) {
-      std::unique_lock<std::mutex> lock(gate_m);
-      at_third = true;
-      gate_cv.notify_all();
-      gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
-    }
-    return true;
-  };
+  gate->on_token_hook = held.hook();
   auto p = std::make_shared<RecordingSink>();
   auto id_p = engine->submit(greedy_request(long_prompt, 10), p);
   ASSERT_TRUE(id_p.ok());
   ASSERT_TRUE(engine->submit(greedy_request({1, 403}, 6), gate).ok());
-  {
-    std::unique_lock<std::mutex> lock(gate_m);
-    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(60), [&] { return at_third; }));
-  }
+  ASSERT_TRUE(held.reached());
   engine->cancel(*id_p);
-  {
-    std::lock_guard<std::mutex> lock(gate_m);
-    released = true;
-  }
-  gate_cv.notify_all();
+  held.release();
   const Completion cp = p->wait();
   EXPECT_EQ(cp.reason, FinishReason::kCancelled);
   EXPECT_EQ(cp.generated_tokens, 0);

@@ -197,6 +197,56 @@ struct Tile {
   int64_t nb;
 };
 
+// P[r][v] = sum over k4 < NK4 of the 4-byte weight groups at t.u[r] + uoff + 4 k4 (broadcast) dotted
+// (vpdpbusd) with the token panel at pb + v * gstride + aoff + 64 k4.
+template <int R, int TV, int NK4>
+[[gnu::always_inline]] inline void dot_groups(const Tile& t, const uint8_t* pb, int64_t uoff, int64_t aoff,
+                                              __m512i (&P)[R][TV]) {
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
+  for (int k4 = 0; k4 < NK4; ++k4) {
+    __m512i a[TV];
+    for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + aoff + 64 * k4);
+    for (int r = 0; r < R; ++r) {
+      const __m512i wb = bcast32(t.u[r] + uoff + 4 * k4);
+      for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
+    }
+  }
+}
+
+// K-quant block i: S[r][v] = sum over its NS sub-blocks s (4 * NK4 bytes each) of
+// sc[r][16 i + s] * (sub-block dot).
+template <int R, int TV, int NS, int NK4>
+[[gnu::always_inline]] inline void scaled_subblocks(const Tile& t, const uint8_t* pb, int64_t i, __m512i (&S)[R][TV]) {
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
+  for (int s = 0; s < NS; ++s) {
+    __m512i P[R][TV];
+    dot_groups<R, TV, NK4>(t, pb, 256 * i + 4 * NK4 * s, 64 * NK4 * s, P);
+    for (int r = 0; r < R; ++r) {
+      const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
+      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
+    }
+  }
+}
+
+// K-quant block i: C[r][v] = sum over p < NP of the int16 pair pr[r][8 i + p] dotted (vpdpwssd) with
+// the panel's int16 partial sums at pb + v * gstride + off + 64 p.
+template <int R, int TV, int NP>
+[[gnu::always_inline]] inline void pair_sums(const Tile& t, const uint8_t* pb, int64_t off, int64_t i,
+                                             __m512i (&C)[R][TV]) {
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < TV; ++v) C[r][v] = _mm512_setzero_si512();
+  for (int p = 0; p < NP; ++p) {
+    __m512i a[TV];
+    for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + off + 64 * p);
+    for (int r = 0; r < R; ++r) {
+      const __m512i pr = _mm512_set1_epi32(t.pr[r][8 * i + p]);
+      for (int v = 0; v < TV; ++v) C[r][v] = _mm512_dpwssd_epi32(C[r][v], pr, a[v]);
+    }
+  }
+}
+
 // Q8_0 / Q4_0 / Q5_0: S = sum(u a) - 2^kShift sum(a) (offsets 128 / 8 / 16);
 // sum = sum + (dw * da) * float(S).
 template <int kShift, int R, int TV>
@@ -207,16 +257,7 @@ void tile32(const Tile& t, __m512* out) {
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP32;
     __m512i acc[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_setzero_si512();
-    for (int k4 = 0; k4 < 8; ++k4) {
-      __m512i a[TV];
-      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * k4);
-      for (int r = 0; r < R; ++r) {
-        const __m512i wb = bcast32(t.u[r] + 32 * i + 4 * k4);
-        for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], wb, a[v]);
-      }
-    }
+    dot_groups<R, TV, 8>(t, pb, 32 * i, 0, acc);
     __m512 da[TV];
     __m512i bias[TV];
     for (int v = 0; v < TV; ++v) {
@@ -244,37 +285,9 @@ void tile_k45(const Tile& t, __m512* out) {
     for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP256;
-    __m512i S[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
-    for (int s = 0; s < 8; ++s) {
-      __m512i P[R][TV];
-      for (int r = 0; r < R; ++r)
-        for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
-      for (int k4 = 0; k4 < 8; ++k4) {
-        __m512i a[TV];
-        for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * (8 * s + k4));
-        for (int r = 0; r < R; ++r) {
-          const __m512i wb = bcast32(t.u[r] + 256 * i + 32 * s + 4 * k4);
-          for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
-        }
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
-        for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
-      }
-    }
-    __m512i M[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < TV; ++v) M[r][v] = _mm512_setzero_si512();
-    for (int p = 0; p < 4; ++p) {
-      __m512i a[TV];
-      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + kSum32 + 64 * p);
-      for (int r = 0; r < R; ++r) {
-        const __m512i mn = _mm512_set1_epi32(t.pr[r][8 * i + p]);
-        for (int v = 0; v < TV; ++v) M[r][v] = _mm512_dpwssd_epi32(M[r][v], mn, a[v]);
-      }
-    }
+    __m512i S[R][TV], M[R][TV];
+    scaled_subblocks<R, TV, 8, 8>(t, pb, i, S);
+    pair_sums<R, TV, 4>(t, pb, kSum32, i, M);
     __m512 da[TV];
     for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
     for (int r = 0; r < R; ++r) {
@@ -298,37 +311,9 @@ void tile_q6k(const Tile& t, __m512* out) {
     for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP256;
-    __m512i S[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
-    for (int s = 0; s < 16; ++s) {
-      __m512i P[R][TV];
-      for (int r = 0; r < R; ++r)
-        for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
-      for (int k4 = 0; k4 < 4; ++k4) {
-        __m512i a[TV];
-        for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + 64 * (4 * s + k4));
-        for (int r = 0; r < R; ++r) {
-          const __m512i wb = bcast32(t.u[r] + 256 * i + 16 * s + 4 * k4);
-          for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
-        }
-      }
-      for (int r = 0; r < R; ++r) {
-        const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
-        for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
-      }
-    }
-    __m512i B[R][TV];
-    for (int r = 0; r < R; ++r)
-      for (int v = 0; v < TV; ++v) B[r][v] = _mm512_setzero_si512();
-    for (int p = 0; p < 8; ++p) {
-      __m512i a[TV];
-      for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + kSum16 + 64 * p);
-      for (int r = 0; r < R; ++r) {
-        const __m512i scp = _mm512_set1_epi32(t.pr[r][8 * i + p]);
-        for (int v = 0; v < TV; ++v) B[r][v] = _mm512_dpwssd_epi32(B[r][v], scp, a[v]);
-      }
-    }
+    __m512i S[R][TV], B[R][TV];
+    scaled_subblocks<R, TV, 16, 4>(t, pb, i, S);
+    pair_sums<R, TV, 8>(t, pb, kSum16, i, B);
     __m512 da[TV];
     for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
     for (int r = 0; r < R; ++r) {

@@ -57,26 +57,32 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     if (sq.absorbed) continue;
     const KvLayer kv = sq.cache->layer(il);
     const int64_t n_kv = sq.pos0 + sq.n;
-    // Expanded keys/values of every cached position: [n_kv, n_heads, qk_nope_head_dim + v_head_dim].
-    const int64_t kvw = H * (nope + vdim);
-    float* kx = grow(s.k_exp, n_kv * kvw);
-    if (!L.k_b_latent_rows) {
-      matmul(L.kv_b, kv.row(0), n_kv, kx, pool, W);
-    } else {
-      matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kx, kvw, nope + vdim, pool);
-      for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], kv.row(0), n_kv, kx + h * (nope + vdim) + nope, pool, W, kvw);
-    }
-    // Per-head contiguous keys [k_nope | shared k_pe] and values, the layout causal_attention reads.
+    // Per-head keys [k_nope | shared k_pe] and values of every cached position, the layout
+    // causal_attention reads: kh [n_kv, n_heads, qk_head_dim], vh [n_kv, n_heads, v_head_dim].
     float* kh = grow(s.k_heads, n_kv * H * qk);
     float* vh = grow(s.v_heads, n_kv * H * vdim);
-    pool.parallel_for(n_kv, 16, [&](int64_t u0, int64_t u1, int) {
-      for (int64_t u = u0; u < u1; ++u) {
-        for (int64_t h = 0; h < H; ++h) {
-          const float* src = kx + u * kvw + h * (nope + vdim);
-          std::copy_n(src, nope, kh + (u * H + h) * qk);
-          std::copy_n(kv.row(u) + R, rdim, kh + (u * H + h) * qk + nope);
-          std::copy_n(src + nope, vdim, vh + (u * H + h) * vdim);
+    if (L.k_b_latent_rows) {
+      // Per-head W_UK^T / W_UV (GGUF attn_k_b / attn_v_b) write straight into that layout.
+      matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kh, H * qk, qk, pool);
+      for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], kv.row(0), n_kv, vh + h * vdim, pool, W, H * vdim);
+    } else {
+      // One kv_b product gives [n_kv, n_heads, qk_nope_head_dim + v_head_dim]; split it per head.
+      const int64_t kvw = H * (nope + vdim);
+      float* kx = grow(s.k_exp, n_kv * kvw);
+      matmul(L.kv_b, kv.row(0), n_kv, kx, pool, W);
+      pool.parallel_for(n_kv, 16, [&](int64_t u0, int64_t u1, int) {
+        for (int64_t u = u0; u < u1; ++u) {
+          for (int64_t h = 0; h < H; ++h) {
+            const float* src = kx + u * kvw + h * (nope + vdim);
+            std::copy_n(src, nope, kh + (u * H + h) * qk);
+            std::copy_n(src + nope, vdim, vh + (u * H + h) * vdim);
+          }
         }
+      });
+    }
+    pool.parallel_for(n_kv, 64, [&](int64_t u0, int64_t u1, int) {
+      for (int64_t u = u0; u < u1; ++u) {
+        for (int64_t h = 0; h < H; ++h) std::copy_n(kv.row(u) + R, rdim, kh + (u * H + h) * qk + nope);
       }
     });
     causal_attention(q + sq.row0 * H * qk, H * qk, kh, H * qk, vh, H * vdim, H, H, qk, vdim, sq.n, sq.pos0, scale,

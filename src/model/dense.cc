@@ -4,6 +4,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
 
@@ -16,12 +17,11 @@ void gqa_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
   const int64_t H = cfg.n_heads, KV = cfg.n_kv_heads, hd = cfg.head_dim;
   const int64_t group = H / KV, kw = KV * hd;
   float* q = grow(s.q, n * H * hd);  // [n_rows, n_heads, head_dim]
-  matmul(L.wq, xn, n, q, pool);
   // K and V of every row [n_rows, n_kv_heads, head_dim], then into each sequence's cache rows.
   float* k_new = grow(s.kv_new, n * kw);
   float* v_new = grow(s.v_new, n * kw);
-  matmul(L.wk, xn, n, k_new, pool);
-  matmul(L.wv, xn, n, v_new, pool);
+  const MatmulJob qkv[] = {{&L.wq, xn, n, q}, {&L.wk, xn, n, k_new}, {&L.wv, xn, n, v_new}};
+  matmul_many(qkv, pool);
   for (const SeqRows& sq : seqs) {
     const KvLayer kv = sq.cache->layer(il);
     BALEEN_ASSERT(kv.width == kw, "GQA cache width %lld, want %lld", static_cast<long long>(kv.width),
@@ -80,8 +80,8 @@ void dense_ffn(const FfnWeights& f, const float* xn, int64_t n, Scratch& s, Thre
   const int64_t ff = f.gate.rows;
   float* gate = grow(s.gate, n * ff);  // [n_tokens, ff]
   float* up = grow(s.up, n * ff);      // [n_tokens, ff]
-  matmul(f.gate, xn, n, gate, pool);
-  matmul(f.up, xn, n, up, pool);
+  const MatmulJob gate_up[] = {{&f.gate, xn, n, gate}, {&f.up, xn, n, up}};
+  matmul_many(gate_up, pool);
   swiglu_ref(gate, up, n * ff, gate);
   matmul(f.down, gate, n, out, pool);
 }

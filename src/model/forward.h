@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/matmul_many.h"
 #include "model/kv_cache.h"
 #include "model/model_impl.h"
 
@@ -54,6 +55,8 @@ struct Scratch {
   std::vector<int32_t> seq_item;         // batch item of each of seqs
   std::vector<float> out_x, out_logits;  // rows that need logits, and their logits
   std::vector<float> gate, up, gathered, expert_out, shared_out;  // FFN
+  std::vector<float> shared_gate, shared_up;                      // MoE shared experts
+  std::vector<MatmulJob> jobs;                                    // matmul_many job lists
   std::vector<float> router_logits, route_scores, route_u, group_score;
   std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens;
   std::vector<float> sel_weight, expert_token_weight;

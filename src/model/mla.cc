@@ -7,10 +7,26 @@
 
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
 
 namespace baleen {
+namespace {
+
+// For each head h: y[t, h * y_head ..] = x[t, h * x_head ..] . ws[h]^T, t < m (rows x_stride /
+// y_stride apart), as one matmul_many pass. x_head = 0: every head reads the same x (quantized once).
+void per_head_matmul(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
+                     float* y, int64_t y_stride, int64_t y_head, Scratch& s, ThreadPool& pool) {
+  s.jobs.clear();
+  for (size_t h = 0; h < ws.size(); ++h) {
+    const auto hh = static_cast<int64_t>(h);
+    s.jobs.push_back(MatmulJob{&ws[h], x + hh * x_head, m, y + hh * y_head, x_stride, y_stride});
+  }
+  matmul_many(s.jobs, pool);
+}
+
+}  // namespace
 
 void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, std::span<const SeqRows> seqs,
                    const float* xn, int64_t n, Scratch& s, ThreadPool& pool, float* out) {
@@ -22,19 +38,20 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
   const float scale = rope.attn_scale;
 
   // Query: [n_rows, n_heads, qk_head_dim], each head = [q_nope | q_pe].
+  // Latent + k_pe of every row [n_rows, kv_lora_rank + qk_rope_head_dim] (into each sequence's
+  // cache rows below, normalised and rotated), in the same pass as the query's first product.
   float* q = grow(s.q, n * H * qk);
+  float* kv_new = grow(s.kv_new, n * W);
   if (cfg.q_lora_rank > 0) {
     float* qa = grow(s.q_a, n * cfg.q_lora_rank);  // [n_rows, q_lora_rank]
-    matmul(L.wq_a, xn, n, qa, pool);
+    const MatmulJob first[] = {{&L.wq_a, xn, n, qa}, {&L.wkv_a, xn, n, kv_new}};
+    matmul_many(first, pool);
     rms_norm_rows(qa, L.q_a_norm.data(), n, cfg.q_lora_rank, eps, qa);
     matmul(L.wq_b, qa, n, q, pool);
   } else {
-    matmul(L.wq_plain, xn, n, q, pool);
+    const MatmulJob first[] = {{&L.wq_plain, xn, n, q}, {&L.wkv_a, xn, n, kv_new}};
+    matmul_many(first, pool);
   }
-  // Latent + k_pe of every row [n_rows, kv_lora_rank + qk_rope_head_dim], then into each
-  // sequence's cache rows (normalised, rotated).
-  float* kv_new = grow(s.kv_new, n * W);
-  matmul(L.wkv_a, xn, n, kv_new, pool);
   for (const SeqRows& sq : seqs) {
     const KvLayer kv = sq.cache->layer(il);
     BALEEN_ASSERT(kv.width == W, "MLA cache width %lld, want %lld", static_cast<long long>(kv.width),
@@ -64,7 +81,7 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     if (L.k_b_latent_rows) {
       // Per-head W_UK^T / W_UV (GGUF attn_k_b / attn_v_b) write straight into that layout.
       matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kh, H * qk, qk, pool);
-      for (int64_t h = 0; h < H; ++h) matmul(L.v_b[h], kv.row(0), n_kv, vh + h * vdim, pool, W, H * vdim);
+      per_head_matmul(L.v_b, kv.row(0), W, 0, n_kv, vh, H * vdim, vdim, s, pool);
     } else {
       // One kv_b product gives [n_kv, n_heads, qk_nope_head_dim + v_head_dim]; split it per head.
       const int64_t kvw = H * (nope + vdim);
@@ -113,7 +130,7 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     const float* qr = q + r0 * H * qk;
     float* qar = qa + r0 * H * R;
     if (L.k_b_latent_rows) {
-      for (int64_t h = 0; h < H; ++h) matmul(L.k_b[h], qr + h * qk, r1 - r0, qar + h * R, pool, H * qk, H * R);
+      per_head_matmul(L.k_b, qr, H * qk, qk, r1 - r0, qar, H * R, R, s, pool);
     } else {
       matmul_xw_heads(L.k_b, qr, H * qk, qk, r1 - r0, qar, H * R, R, pool);
     }
@@ -143,9 +160,7 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     });
   });
   for_absorbed_runs([&](int64_t r0, int64_t r1) {
-    for (int64_t h = 0; h < H; ++h) {
-      matmul(L.v_b[h], z + r0 * H * R + h * R, r1 - r0, heads + r0 * H * vdim + h * vdim, pool, H * R, H * vdim);
-    }
+    per_head_matmul(L.v_b, z + r0 * H * R, H * R, R, r1 - r0, heads + r0 * H * vdim, H * vdim, vdim, s, pool);
   });
   matmul(L.wo, heads, n, out, pool);
 }

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
 
@@ -79,16 +79,23 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
              float* out) {
   const int64_t E = cfg.hidden_size, X = cfg.n_routed_experts, K = cfg.num_experts_per_tok;
   const int64_t ff = cfg.moe_intermediate_size;
+  const bool shared = !w.shared.empty();
+  const int64_t ffs = shared ? w.shared.gate.rows : 0;
+  std::vector<MatmulJob>& jobs = s.jobs;
 
-  // Shared experts first (dense_ffn uses the gate/up buffers the routed experts reuse below).
-  if (!w.shared.empty()) {
-    dense_ffn(w.shared, xn, n, s, pool, out);
-  } else {
-    std::fill_n(out, n * E, 0.0f);
-  }
-
+  // Three pooled passes (kernels/matmul_many.h): router + shared gate/up; every routed gate/up;
+  // every down. Each product is the one matmul would compute, so the sums below are the same.
   float* logits = grow(s.router_logits, n * X);  // [n_tokens, n_routed_experts]
-  matmul(w.router, xn, n, logits, pool);
+  float* sgate = grow(s.shared_gate, n * ffs);   // [n_tokens, shared intermediate]
+  float* sup = grow(s.shared_up, n * ffs);
+  jobs.clear();
+  jobs.push_back(MatmulJob{&w.router, xn, n, logits});
+  if (shared) {
+    jobs.push_back(MatmulJob{&w.shared.gate, xn, n, sgate});
+    jobs.push_back(MatmulJob{&w.shared.up, xn, n, sup});
+  }
+  matmul_many(jobs, pool);
+
   int32_t* sel = grow(s.sel_expert, n * K);  // [n_tokens, num_experts_per_tok]
   float* selw = grow(s.sel_weight, n * K);
   float* scores = grow(s.route_scores, X);
@@ -100,7 +107,7 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
     route_token(cfg, logits + t * X, bias, scores, u, gsc, picked, sel + t * K, selw + t * K);
   }
 
-  // Bucket (token, weight) pairs by expert.
+  // Bucket (token, weight) pairs by expert: slots offset[e] .. offset[e + 1] - 1 are expert e's.
   int32_t* count = grow(s.expert_count, X);
   int32_t* offset = grow(s.expert_offset, X + 1);
   int32_t* tok = grow(s.expert_tokens, n * K);
@@ -119,24 +126,45 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
     }
   }
 
-  float* xin = grow(s.gathered, n * E);  // [tokens of one expert, hidden_size]
-  float* gate = grow(s.gate, n * ff);    // [tokens of one expert, moe_intermediate_size]
-  float* up = grow(s.up, n * ff);
-  float* eo = grow(s.expert_out, n * E);  // [tokens of one expert, hidden_size]
+  // Per slot: gathered input [n_tokens * K, hidden_size] (an expert with one token reads xn in
+  // place), gate/up [n_tokens * K, moe_intermediate_size], output [n_tokens * K, hidden_size].
+  float* xin = grow(s.gathered, n * K * E);
+  float* gate = grow(s.gate, n * K * ff);
+  float* up = grow(s.up, n * K * ff);
+  float* eo = grow(s.expert_out, n * K * E);
+  jobs.clear();
   for (int64_t e = 0; e < X; ++e) {
     const int64_t m = offset[e + 1] - offset[e];
     if (m == 0) continue;
     const int32_t* et = tok + offset[e];
-    for (int64_t j = 0; j < m; ++j) std::copy_n(xn + et[j] * E, E, xin + j * E);
+    const float* x = xn + static_cast<int64_t>(et[0]) * E;
+    if (m > 1) {
+      for (int64_t j = 0; j < m; ++j) std::copy_n(xn + et[j] * E, E, xin + (offset[e] + j) * E);
+      x = xin + offset[e] * E;
+    }
     const FfnWeights& f = w.experts[e];
-    matmul(f.gate, xin, m, gate, pool);
-    matmul(f.up, xin, m, up, pool);
-    swiglu_ref(gate, up, m * ff, gate);
-    matmul(f.down, gate, m, eo, pool);
-    for (int64_t j = 0; j < m; ++j) {
-      const float wgt = tokw[offset[e] + j];
-      float* o = out + et[j] * E;
-      const float* src = eo + j * E;
+    jobs.push_back(MatmulJob{&f.gate, x, m, gate + offset[e] * ff});
+    jobs.push_back(MatmulJob{&f.up, x, m, up + offset[e] * ff});
+  }
+  matmul_many(jobs, pool);
+  if (shared) swiglu_ref(sgate, sup, n * ffs, sgate);
+  swiglu_ref(gate, up, n * K * ff, gate);
+
+  jobs.clear();
+  if (shared) jobs.push_back(MatmulJob{&w.shared.down, sgate, n, out});
+  for (int64_t e = 0; e < X; ++e) {
+    const int64_t m = offset[e + 1] - offset[e];
+    if (m > 0) jobs.push_back(MatmulJob{&w.experts[e].down, gate + offset[e] * ff, m, eo + offset[e] * E});
+  }
+  matmul_many(jobs, pool);
+  if (!shared) std::fill_n(out, n * E, 0.0f);
+
+  // out[t] = shared(t) + sum over t's experts, in expert order, of weight * expert(t).
+  for (int64_t e = 0; e < X; ++e) {
+    for (int64_t slot = offset[e]; slot < offset[e + 1]; ++slot) {
+      const float wgt = tokw[slot];
+      float* o = out + static_cast<int64_t>(tok[slot]) * E;
+      const float* src = eo + slot * E;
       for (int64_t d = 0; d < E; ++d) o[d] += wgt * src[d];
     }
   }

@@ -412,12 +412,23 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * chunk));
   alignas(64) float tmp[kTok];
   __m512 out[kMaxR * kMaxTv];
+  const int64_t passes = (groups + kMaxTv - 1) / kMaxTv;
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t nr = std::min(chunk, r1 - c0);
     for (int64_t j = 0; j < nr; ++j) unpack_row(w.type, w.data + static_cast<uint64_t>(c0 + j) * w.row_stride, U, j);
+    // The next chunk's weight bytes are fetched into L2 while this chunk's tiles run (spread over
+    // the tiles), so its unpacking does not stall on memory.
+    const char* next = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(c0 + nr) * w.row_stride);
+    const int64_t next_lines =
+        static_cast<int64_t>((static_cast<uint64_t>(std::min(chunk, r1 - c0 - nr)) * w.row_stride + 63) / 64);
+    const int64_t n_tiles = passes * ((nr + kMaxR - 1) / kMaxR);
+    int64_t tile = 0;
     for (int64_t g = 0; g < groups; g += kMaxTv) {
       const int tv = static_cast<int>(std::min<int64_t>(kMaxTv, groups - g));
-      for (int64_t j = 0; j < nr; j += kMaxR) {
+      for (int64_t j = 0; j < nr; j += kMaxR, ++tile) {
+        for (int64_t l = tile * next_lines / n_tiles; l < (tile + 1) * next_lines / n_tiles; ++l) {
+          _mm_prefetch(next + 64 * l, _MM_HINT_T1);
+        }
         const int rn = static_cast<int>(std::min<int64_t>(kMaxR, nr - j));
         Tile t;
         for (int r = 0; r < rn; ++r) {
@@ -446,8 +457,15 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
         }
       }
     }
-    for (int64_t i = 0; i < m; ++i)
-      std::memcpy(y + i * y_stride + c0, ybuf.data() + i * chunk, static_cast<size_t>(nr) * sizeof(float));
+    // (vector copies: memcpy of these ~256-byte rows compiles to rep movsq, slow to start)
+    const __mmask16 tail = static_cast<__mmask16>((1u << (nr % 16)) - 1);
+    for (int64_t i = 0; i < m; ++i) {
+      float* dst = y + i * y_stride + c0;
+      const float* src = ybuf.data() + i * chunk;
+      int64_t k = 0;
+      for (; k + 16 <= nr; k += 16) _mm512_storeu_ps(dst + k, _mm512_loadu_ps(src + k));
+      if (k < nr) _mm512_mask_storeu_ps(dst + k, tail, _mm512_maskz_loadu_ps(tail, src + k));
+    }
   }
 }
 

@@ -1,0 +1,228 @@
+#include "kernels/matmul_many.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_bf16.h"
+#include "kernels/matmul_q8.h"
+#include "kernels/ref/q8_act.h"
+#include "kernels/x86/q8_dot.h"
+#include "kernels/x86/q8_gemm.h"
+#include "kernels/x86/row_dot.h"
+
+namespace baleen {
+namespace {
+
+// How each job runs. kSeparate: through matmul on its own (BF16 GEMM, the scalar level, formats
+// without a row kernel); the others are the row loops matmul itself would run, pooled here.
+enum class Path : uint8_t { kSeparate, kQ8Rows, kQ8Gemm, kRowDot };
+
+struct JobPlan {
+  Path path = Path::kSeparate;
+  int32_t act = -1;  // kQ8*: index into acts
+  Q8RowsFn q8_rows = nullptr;
+  RowDotFn row_dot = nullptr;
+  int64_t x_stride = 0, y_stride = 0;
+  double row_cost = 0.0;  // estimated ns per weight row (only relative values matter)
+};
+
+// One quantized input, shared by every job with the same x, stride, m, kind and columns.
+struct ActPlan {
+  const float* x = nullptr;
+  int64_t x_stride = 0, m = 0, cols = 0, row_bytes = 0;
+  ActQ8Kind kind = ActQ8Kind::kNone;
+  Q8QuantizeFn quantize = nullptr;
+  bool gemm = false;
+  int64_t act_off = 0, panel_off = 0;  // into the arena
+  int64_t unit0 = 0;                   // its first preparation unit
+};
+
+// A position in the concatenated rows of all pooled jobs.
+struct Cut {
+  size_t job = 0;
+  int64_t row = 0;
+};
+
+struct ManyScratch {
+  std::vector<JobPlan> plans;
+  std::vector<ActPlan> acts;
+  std::vector<Cut> cuts;
+  std::vector<uint8_t> arena;
+};
+
+// Rows per preparation unit (quantize, and pack one GEMM group) and the granularity of row cuts.
+constexpr int64_t kUnitRows = 16;
+// Below this many activation elements in all, preparation runs on the calling thread (a pool round
+// trip costs more than quantizing a few decode rows).
+constexpr int64_t kInlinePrepElems = 1 << 15;
+
+int64_t align64(int64_t v) { return (v + 63) / 64 * 64; }
+
+int64_t units_of(const ActPlan& a) { return a.gemm ? q8_gemm_groups(a.m) : (a.m + kUnitRows - 1) / kUnitRows; }
+
+void prepare_unit(const ActPlan& a, int64_t u, uint8_t* arena) {
+  uint8_t* act = arena + a.act_off;
+  const int64_t i1 = std::min(a.m, (u + 1) * kUnitRows);
+  for (int64_t i = u * kUnitRows; i < i1; ++i) a.quantize(a.kind, a.x + i * a.x_stride, a.cols, act + i * a.row_bytes);
+  if (a.gemm) q8_gemm_pack_avx512(a.kind, act, a.row_bytes, a.m, a.cols, u, u + 1, arena + a.panel_off);
+}
+
+void run_rows(const MatmulJob& j, const JobPlan& p, const ActPlan* acts, const uint8_t* arena, int64_t r0, int64_t r1) {
+  if (r0 >= r1) return;
+  switch (p.path) {
+    case Path::kQ8Rows: {
+      const ActPlan& a = acts[p.act];
+      p.q8_rows(*j.w, r0, r1, arena + a.act_off, a.row_bytes, j.m, j.y, p.y_stride);
+      break;
+    }
+    case Path::kQ8Gemm:
+      q8_gemm_rows_avx512(*j.w, r0, r1, arena + acts[p.act].panel_off, j.m, j.y, p.y_stride);
+      break;
+    case Path::kRowDot:
+      for (int64_t r = r0; r < r1; ++r) p.row_dot(*j.w, r, j.x, p.x_stride, j.m, j.y + r, p.y_stride);
+      break;
+    case Path::kSeparate:
+      break;
+  }
+}
+
+}  // namespace
+
+void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
+  thread_local ManyScratch s;
+  s.plans.assign(jobs.size(), JobPlan{});
+  s.acts.clear();
+  const DispatchLevel level = dispatch_level();
+  const bool avx512 = clamp_dispatch_level(level, cpu_features()) == DispatchLevel::kAvx512;
+  const bool act_q8 = matmul_act_q8_enabled();
+
+  // Plan every job with matmul's own choice of kernel (kernels/matmul.cc).
+  int64_t arena_bytes = 0, prep_units = 0, prep_elems = 0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    JobPlan& p = s.plans[i];
+    if (j.m <= 0 || j.w->rows <= 0) continue;
+    const WeightMatrix& w = *j.w;
+    p.x_stride = j.x_stride != 0 ? j.x_stride : w.cols;
+    p.y_stride = j.y_stride != 0 ? j.y_stride : w.rows;
+    const auto stride = static_cast<double>(w.row_stride);
+    if (w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16 && matmul_bf16_available()) continue;
+    if (matmul_q8_applies(w, j.m) && act_q8) {
+      const Q8Kernels k = find_q8_kernels(w.type, level);
+      if (k.rows == nullptr) continue;
+      const ActQ8Kind kind = act_q8_kind(w.type);
+      const bool gemm = j.m >= kQ8GemmMinRows && avx512;
+      size_t a = 0;
+      while (a < s.acts.size() && !(s.acts[a].x == j.x && s.acts[a].x_stride == p.x_stride && s.acts[a].m == j.m &&
+                                    s.acts[a].cols == w.cols && s.acts[a].kind == kind && s.acts[a].gemm == gemm)) {
+        ++a;
+      }
+      if (a == s.acts.size()) {
+        ActPlan n;
+        n.x = j.x;
+        n.x_stride = p.x_stride;
+        n.m = j.m;
+        n.cols = w.cols;
+        n.kind = kind;
+        n.quantize = k.quantize;
+        n.gemm = gemm;
+        n.row_bytes = act_q8_row_bytes(kind, w.cols);
+        n.act_off = arena_bytes;
+        arena_bytes = align64(arena_bytes + n.row_bytes * j.m);
+        if (gemm) {
+          n.panel_off = arena_bytes;
+          arena_bytes = align64(arena_bytes + q8_gemm_panel_bytes(kind, j.m, w.cols));
+        }
+        n.unit0 = prep_units;
+        prep_units += units_of(n);
+        prep_elems += j.m * w.cols;
+        s.acts.push_back(n);
+      }
+      p.act = static_cast<int32_t>(a);
+      p.path = gemm ? Path::kQ8Gemm : Path::kQ8Rows;
+      p.q8_rows = k.rows;
+      // Streaming the row (~19 GB/s per thread) plus the integer work: ~135 G multiply-adds/s in
+      // the GEMM, ~30 G per extra token in the row dots (bench/gemm_bench, matmul_bench).
+      const auto cols = static_cast<double>(w.cols);
+      p.row_cost = gemm ? stride / 19.0 + static_cast<double>(j.m) * cols / 135.0
+                        : stride / 19.0 + static_cast<double>(j.m - 1) * cols / 30.0;
+      continue;
+    }
+    if (const RowDotFn rd = find_row_dot(w, level); rd != nullptr) {
+      p.path = Path::kRowDot;
+      p.row_dot = rd;
+      p.row_cost = stride / 10.0 * (1.0 + 0.5 * static_cast<double>(j.m - 1));
+    }
+  }
+
+  // Jobs matmul runs its own way go first, one after another.
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    if (s.plans[i].path == Path::kSeparate && j.m > 0 && j.w->rows > 0) {
+      matmul(*j.w, j.x, j.m, j.y, pool, j.x_stride, j.y_stride);
+    }
+  }
+
+  // Quantize (and pack) every distinct input once.
+  if (static_cast<int64_t>(s.arena.size()) < arena_bytes) s.arena.resize(static_cast<size_t>(arena_bytes));
+  uint8_t* arena = s.arena.data();
+  const ActPlan* acts = s.acts.data();
+  const size_t n_acts = s.acts.size();
+  const auto prep = [&](int64_t u0, int64_t u1, int) {
+    size_t a = 0;
+    for (int64_t u = u0; u < u1; ++u) {
+      while (a + 1 < n_acts && acts[a + 1].unit0 <= u) ++a;
+      prepare_unit(acts[a], u - acts[a].unit0, arena);
+    }
+  };
+  if (prep_elems < kInlinePrepElems) {
+    prep(0, prep_units, 0);
+  } else {
+    pool.parallel_for(prep_units, 1, prep);
+  }
+
+  // Split the rows of all pooled jobs into one contiguous share per thread, by estimated cost.
+  double total = 0.0;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (s.plans[i].path != Path::kSeparate) total += s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
+  }
+  if (total <= 0.0) return;
+  const int n_threads = pool.size();
+  s.cuts.assign(static_cast<size_t>(n_threads) + 1, Cut{jobs.size(), 0});
+  s.cuts[0] = Cut{0, 0};
+  {
+    double before = 0.0;  // cost of the jobs before i
+    size_t i = 0;
+    for (int t = 1; t < n_threads; ++t) {
+      const double target = total * t / n_threads;
+      for (; i < jobs.size(); ++i) {
+        if (s.plans[i].path == Path::kSeparate) continue;
+        const double c = s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
+        if (before + c > target) break;
+        before += c;
+      }
+      if (i == jobs.size()) break;
+      const int64_t rows = jobs[i].w->rows;
+      auto r = static_cast<int64_t>((target - before) / s.plans[i].row_cost);
+      r = std::min(rows, (r + kUnitRows / 2) / kUnitRows * kUnitRows);
+      s.cuts[static_cast<size_t>(t)] = Cut{i, r};
+    }
+  }
+  const JobPlan* plans = s.plans.data();
+  const Cut* cuts = s.cuts.data();
+  pool.parallel_for(n_threads, 1, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const Cut from = cuts[t], to = cuts[t + 1];
+      for (size_t i = from.job; i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); ++i) {
+        if (plans[i].path == Path::kSeparate) continue;
+        const int64_t r0 = i == from.job ? from.row : 0;
+        const int64_t r1 = i == to.job ? to.row : jobs[i].w->rows;
+        run_rows(jobs[i], plans[i], acts, arena, r0, r1);
+      }
+    }
+  });
+}
+
+}  // namespace baleen

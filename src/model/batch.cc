@@ -86,6 +86,7 @@ Status SessionImpl::step(std::span<const BatchItem> items, Scratch* scratch) {
     const std::span<const TokenId> tokens = items[static_cast<size_t>(s.seq_item[j])].tokens;
     for (int64_t t = 0; t < seqs[j].n; ++t) weight_row_to_f32(w.tok_embd, tokens[t], x + (seqs[j].row0 + t) * E);
   }
+  fill_rope_table(model.rope(), seqs, s);
   for (int64_t il = 0; il < cfg.n_layers; ++il) decoder_layer(model, w.layers[il], il, seqs, x, n_rows, s, pool);
   rms_norm_rows(x, w.output_norm.data(), n_rows, E, static_cast<float>(cfg.rms_norm_eps), x);
 

@@ -6,6 +6,7 @@
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
 #include "kernels/ref/ops.h"
+#include "kernels/swiglu.h"
 #include "model/forward.h"
 
 namespace baleen {
@@ -38,8 +39,9 @@ void gqa_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
         for (int64_t i = 0; i < kw; ++i) kt[i] += L.bk[i];
         for (int64_t i = 0; i < kw; ++i) vt[i] += L.bv[i];
       }
-      for (int64_t h = 0; h < H; ++h) rope_ref(qt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
-      for (int64_t h = 0; h < KV; ++h) rope_ref(kt + h * hd, hd, pos, rope.inv_freq.data(), rope.style);
+      const float* cs = s.rope_cs.data() + r * hd;  // fill_rope_table: this row's position
+      for (int64_t h = 0; h < H; ++h) rope_apply(qt + h * hd, hd, cs, rope.style);
+      for (int64_t h = 0; h < KV; ++h) rope_apply(kt + h * hd, hd, cs, rope.style);
     }
   }
   float* heads = grow(s.heads, n * H * hd);  // [n_rows, n_heads, head_dim]
@@ -82,7 +84,7 @@ void dense_ffn(const FfnWeights& f, const float* xn, int64_t n, Scratch& s, Thre
   float* up = grow(s.up, n * ff);      // [n_tokens, ff]
   const MatmulJob gate_up[] = {{&f.gate, xn, n, gate}, {&f.up, xn, n, up}};
   matmul_many(gate_up, pool);
-  swiglu_ref(gate, up, n * ff, gate);
+  swiglu(gate, up, n * ff, gate);
   matmul(f.down, gate, n, out, pool);
 }
 

@@ -61,7 +61,8 @@ struct Scratch {
   std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens;
   std::vector<float> sel_weight, expert_token_weight;
   std::vector<uint8_t> picked;
-  std::vector<float> mtp_in;  // [n_tokens, 2 * hidden_size]
+  std::vector<float> mtp_in;   // [n_tokens, 2 * hidden_size]
+  std::vector<float> rope_cs;  // [n_rows, rope_dims]: cos then sin of each pair at the row's position
 };
 
 // out[t] = rms_norm(x[t]) * w for n rows of `dim`; out may alias x.
@@ -72,6 +73,10 @@ void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float
 // x rows are x_stride apart, y rows y_stride apart. Threads split the heads.
 void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
                      float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool);
+
+// Fills s.rope_cs for rows 0 .. n - 1 of seqs (rope_cos_sin at each row's position), once per step:
+// every layer and head at that row rotates with it.
+void fill_rope_table(const RopeSetup& rope, std::span<const SeqRows> seqs, Scratch& s);
 
 // x [n, hidden_size] += Attention(RMSNorm(x)); x += FFN(RMSNorm(x)), for layer il of every
 // sequence's cache. seqs cover rows 0 .. n - 1 in order.

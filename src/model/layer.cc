@@ -24,6 +24,16 @@ void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_
   });
 }
 
+void fill_rope_table(const RopeSetup& rope, std::span<const SeqRows> seqs, Scratch& s) {
+  const int64_t d = rope.rope_dims;
+  int64_t n = 0;
+  for (const SeqRows& sq : seqs) n = std::max(n, sq.row0 + sq.n);
+  float* cs = grow(s.rope_cs, n * d);
+  for (const SeqRows& sq : seqs) {
+    for (int64_t t = 0; t < sq.n; ++t) rope_cos_sin(d, sq.pos0 + t, rope.inv_freq.data(), cs + (sq.row0 + t) * d);
+  }
+}
+
 void decoder_layer(const ModelImpl& model, const LayerWeights& L, int64_t il, std::span<const SeqRows> seqs, float* x,
                    int64_t n, Scratch& s, ThreadPool& pool) {
   const ModelConfig& cfg = model.config();

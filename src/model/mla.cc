@@ -61,9 +61,9 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
       float* row = kv.row(pos);
       std::copy_n(kv_new + r * W, W, row);
       rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
-      rope_ref(row + R, rdim, pos, rope.inv_freq.data(), rope.style);
-      for (int64_t h = 0; h < H; ++h)
-        rope_ref(q + (r * H + h) * qk + nope, rdim, pos, rope.inv_freq.data(), rope.style);
+      const float* cs = s.rope_cs.data() + r * rdim;       // fill_rope_table: this row's position
+      rope_apply(row + R, rdim, cs, rope.style);
+      for (int64_t h = 0; h < H; ++h) rope_apply(q + (r * H + h) * qk + nope, rdim, cs, rope.style);
     }
   }
   float* heads = grow(s.heads, n * H * vdim);  // [n_rows, n_heads, v_head_dim]

@@ -9,6 +9,7 @@
 
 #include "kernels/matmul_many.h"
 #include "kernels/ref/ops.h"
+#include "kernels/swiglu.h"
 #include "model/forward.h"
 
 namespace baleen {
@@ -147,8 +148,8 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
     jobs.push_back(MatmulJob{&f.up, x, m, up + offset[e] * ff});
   }
   matmul_many(jobs, pool);
-  if (shared) swiglu_ref(sgate, sup, n * ffs, sgate);
-  swiglu_ref(gate, up, n * K * ff, gate);
+  if (shared) swiglu(sgate, sup, n * ffs, sgate);
+  swiglu(gate, up, n * K * ff, gate);
 
   jobs.clear();
   if (shared) jobs.push_back(MatmulJob{&w.shared.down, sgate, n, out});

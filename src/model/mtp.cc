@@ -30,6 +30,7 @@ Status SessionImpl::mtp_logits(std::vector<float>* logits) {
   float* x = grow(s_.x, n * E);  // [n, hidden_size]
   matmul(m.eh_proj, in, n, x, pool_);
   const SeqRows seq{&mtp_cache_, 0, n, 0, use_absorbed(n)};
+  fill_rope_table(model_.rope(), std::span<const SeqRows>(&seq, 1), s_);
   decoder_layer(model_, m.block, 0, std::span<const SeqRows>(&seq, 1), x, n, s_, pool_);
   rms_norm_rows(x, m.head_norm.data(), n, E, eps, x);
   logits->resize(static_cast<size_t>(n * cfg.n_vocab));

@@ -258,6 +258,26 @@ TEST(OpsRef, RopeInvariants) {
   }
 }
 
+TEST(OpsRef, RopeTableStepsEqualRopeRefBitForBit) {
+  // The model rotates every head of a row with one precomputed table (rope_cos_sin + rope_apply);
+  // that must be rope_ref exactly, so the split changes no logit.
+  std::mt19937 rng(6);
+  const std::vector<std::vector<float>> freqs = {rope_inv_freq(64, 1e4), yarn_inv_freq(64, 1e4, 40, 4096, 32, 1),
+                                                 rope_inv_freq(128, 5e5)};
+  for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalves}) {
+    for (const auto& f : freqs) {
+      const int64_t d = static_cast<int64_t>(f.size()) * 2;
+      for (int64_t pos : {int64_t{0}, int64_t{1}, int64_t{37}, int64_t{4095}, int64_t{163839}}) {
+        const std::vector<float> x = random_vec(rng, d, -2.0f, 2.0f);
+        std::vector<float> cs(static_cast<size_t>(d)), y = x;
+        rope_cos_sin(d, pos, f.data(), cs.data());
+        rope_apply(y.data(), d, cs.data(), style);
+        EXPECT_EQ(y, rope(x, pos, f, style)) << style_name(style) << " d " << d << " pos " << pos;
+      }
+    }
+  }
+}
+
 // ---- Frequencies and scales -----------------------------------------------------------------------
 
 // |a - b| <= tol * |b|.

@@ -46,6 +46,27 @@ void rope_ref(float* x, int64_t n_dims, int64_t pos, const float* inv_freq, Rope
   }
 }
 
+void rope_cos_sin(int64_t n_dims, int64_t pos, const float* inv_freq, float* cs) {
+  const int64_t half = n_dims / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const double angle = static_cast<double>(pos) * static_cast<double>(inv_freq[i]);  // as in rope_ref
+    cs[i] = static_cast<float>(std::cos(angle));
+    cs[half + i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void rope_apply(float* x, int64_t n_dims, const float* cs, RopeStyle style) {
+  const int64_t half = n_dims / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cs[i], s = cs[half + i];
+    float* a = style == RopeStyle::kAdjacentPairs ? &x[2 * i] : &x[i];
+    float* b = style == RopeStyle::kAdjacentPairs ? &x[2 * i + 1] : &x[i + half];
+    const float x0 = *a, x1 = *b;
+    *a = x0 * c - x1 * s;
+    *b = x0 * s + x1 * c;
+  }
+}
+
 std::vector<float> rope_inv_freq(int64_t n_dims, double theta) {
   std::vector<float> f(static_cast<size_t>(n_dims / 2));
   for (int64_t i = 0; i < n_dims / 2; ++i) {

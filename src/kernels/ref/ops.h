@@ -35,6 +35,11 @@ void swiglu_ref(const float* gate, const float* up, int64_t n, float* out);
 // layout); kHalves rotates (x[i], x[i + n/2]) (NeoX / HF rotate_half).
 enum class RopeStyle { kAdjacentPairs, kHalves };
 void rope_ref(float* x, int64_t n_dims, int64_t pos, const float* inv_freq, RopeStyle style);
+// rope_ref in two steps, for callers that rotate many heads at one position: the cos / sin of
+// every pair (cs[i] = cos, cs[n_dims / 2 + i] = sin; the very values rope_ref computes), then the
+// rotation. rope_apply(x, rope_cos_sin(pos)) gives rope_ref's bits.
+void rope_cos_sin(int64_t n_dims, int64_t pos, const float* inv_freq, float* cs);
+void rope_apply(float* x, int64_t n_dims, const float* cs, RopeStyle style);
 
 // Inverse frequencies theta^(-2i/d), i < d/2.
 std::vector<float> rope_inv_freq(int64_t n_dims, double theta);

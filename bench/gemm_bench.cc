@@ -9,7 +9,7 @@
 //           from kQ8GemmMinRows on, the integer row dots below), quantized weights only
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
-// plus an m sweep (8..128) on the expert shape to place kMatmulBf16MinM. Whole-machine pool by
+// plus an m sweep (4..128) on the expert shape to place kMatmulBf16MinM. Whole-machine pool by
 // default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not
 // depend on the values).
 // Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
             ->MinTime(0.2);
       }
       if (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) {
-        for (int64_t m : {8, 16, 24, 32, 48, 64, 128}) {
+        for (int64_t m : {4, 8, 10, 12, 16, 24, 32, 48, 64, 128}) {
           for (Path p : paths) {
             const std::string name = std::string("gemm_m/q4_K/expert_up/") + path_name(p) + "/m=" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, m)

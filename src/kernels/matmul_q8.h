@@ -15,8 +15,10 @@
 namespace baleen {
 
 // Smallest m that takes the integer GEMM (kernels/x86/q8_gemm.h, AVX-512) instead of the row-dot
-// kernels; either gives the same bits, this only picks the faster (bench/gemm_bench gemm_m sweep).
-constexpr int64_t kQ8GemmMinRows = 16;
+// kernels; either gives the same bits, this only picks the faster (bench/gemm_bench gemm_m sweep,
+// q4_K expert_up, 2 threads, GFLOP/s row dots / GEMM: m=8 305 / 273, m=10 290 / 338, m=12 307 / 399,
+// m=14 295 / 463; MoE prefill gives some experts this few tokens).
+constexpr int64_t kQ8GemmMinRows = 10;
 
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);

@@ -153,6 +153,7 @@ struct Results {
   int threads = 0;
   Bandwidth bandwidth;
   Spread pp, tg;
+  Spread tg_bandwidth, roofline_paired;  // bandwidth measured just before each tg repetition, and each pair's %
   std::vector<std::pair<int64_t, Spread>> batch;
   Spread load_s, first_token_s;
 };
@@ -203,6 +204,14 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["bandwidth_buffer_bytes"] = r.bandwidth.buffer_bytes;
   j["bytes_per_token"] = r.weights.per_token_bytes;
   j["roofline_pct"] = roofline_pct(r.tg.median, r.weights.per_token_bytes, r.bandwidth.gbs);
+  j["tg_bandwidth_gbs"] = r.tg_bandwidth.median;
+  j["tg_bandwidth_gbs_spread"] = {r.tg_bandwidth.min, r.tg_bandwidth.max};
+  j["roofline_pct_paired"] = r.roofline_paired.median;
+  j["roofline_pct_paired_spread"] = {r.roofline_paired.min, r.roofline_paired.max};
+  j["roofline_note"] =
+      "roofline_pct: tg_tps x bytes_per_token / bandwidth_gbs (measured once, before pp); roofline_pct_paired: "
+      "median over tg repetitions of that repetition's tokens/s x bytes_per_token / the bandwidth measured just "
+      "before it (tg_bandwidth_gbs)";
   j["weights_fit_in_cache"] = weights_fit_in_cache(r);
   std::printf("%s\n", j.dump().c_str());
 }
@@ -239,8 +248,11 @@ void print_text(const BenchOpts& o, const Results& r) {
   Spread roof{roofline_pct(r.tg.median, bpt, bw.median), roofline_pct(r.tg.min, bpt, bw.median),
               roofline_pct(r.tg.max, bpt, bw.median)};
   print_row(r, "roofline " + tg, roof, "%");
+  print_row(r, "bandwidth at " + tg, r.tg_bandwidth, "GB/s");
+  print_row(r, "paired roof " + tg, r.roofline_paired, "%");
   std::printf("\nroofline: %s tokens/s x %s per token / %.2f GB/s measured bandwidth\n", tg.c_str(),
               human_bytes(bpt).c_str(), bw.median);
+  std::printf("paired roof: each %s repetition against the bandwidth measured just before it\n", tg.c_str());
   if (weights_fit_in_cache(r)) {
     std::printf(
         "note: the weights read per token fit in the %s last-level cache, so decode is not bound by DRAM "
@@ -303,8 +315,26 @@ Status run_bench(const BenchOpts& o) {
   }
   std::vector<std::vector<float>> logits(static_cast<size_t>(max_batch));
   BatchScratch scratch;
-  BALEEN_ASSIGN_OR_RETURN(
-      r.tg, repeat(o.reps, [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits, &scratch); }));
+  {
+    // tg, each repetition right after a bandwidth measurement of its own: on a shared machine the
+    // bandwidth available moves between seconds, so each tg is related to the bandwidth of its moment
+    // (roofline_pct_paired: median over repetitions) as well as to the one at the start.
+    ThreadPool bw_pool(0);
+    const auto run_tg = [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits, &scratch); };
+    BALEEN_ASSIGN_OR_RETURN(double warm, run_tg());
+    (void)warm;
+    std::vector<double> tps, bw, pct;
+    for (int rep = 0; rep < o.reps; ++rep) {
+      BALEEN_ASSIGN_OR_RETURN(Bandwidth b, measure_read_bandwidth(bw_pool, 0, 3));
+      BALEEN_ASSIGN_OR_RETURN(double v, run_tg());
+      tps.push_back(v);
+      bw.push_back(b.gbs);
+      pct.push_back(roofline_pct(v, r.weights.per_token_bytes, b.gbs));
+    }
+    r.tg = spread_of(std::move(tps));
+    r.tg_bandwidth = spread_of(std::move(bw));
+    r.roofline_paired = spread_of(std::move(pct));
+  }
   for (int64_t b : batches) {
     std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
     BALEEN_ASSIGN_OR_RETURN(Spread s,

@@ -101,6 +101,9 @@ function main() {
   }
   add(`tg${o.n} % of bandwidth`, "%", spread(baleen_runs.map((x) => pct(x.tg_tps))),
       spread(llama_runs.map((x) => pct(x.tg_tps))));
+  // Baleen only: each tg repetition against the bandwidth measured just before it (bench's
+  // roofline_pct_paired), which a shared machine's moving bandwidth needs.
+  add(`tg${o.n} % of bandwidth, paired`, "%", spread(baleen_runs.map((x) => x.roofline_pct_paired)), null);
   add("model load", "s", spread(baleen_runs.map((x) => x.load_s)), spread(llama_runs.map((x) => x.load_s)), false);
   add("whole run (wall)", "s", spread(baleen_runs.map((x) => x.wall_s)), spread(llama_runs.map((x) => x.wall_s)), false);
 

@@ -39,8 +39,8 @@ TEST(BenchCli, JsonHasTheRequiredFields) {
   ASSERT_EQ(count_lines(r.out), 1u) << r.out;
   const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(j.is_object()) << r.out;
-  for (const char* key :
-       {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "roofline_pct", "load_s", "first_token_s"}) {
+  for (const char* key : {"pp_tps", "tg_tps", "bandwidth_gbs", "bytes_per_token", "roofline_pct", "load_s",
+                          "first_token_s", "tg_bandwidth_gbs", "roofline_pct_paired"}) {
     ASSERT_TRUE(j.contains(key)) << key << " missing: " << r.out;
     EXPECT_TRUE(positive_finite(j[key])) << key << " = " << j[key].dump();
   }
@@ -56,7 +56,7 @@ TEST(BenchCli, JsonHasTheRequiredFields) {
   ASSERT_TRUE(j.contains("batch_note") && j["batch_note"].is_string());
   EXPECT_NE(j["batch_note"].get<std::string>().find("eval_batch"), std::string::npos) << j["batch_note"];
   // Spreads bracket the medians.
-  for (const char* key : {"pp_tps", "tg_tps", "load_s", "first_token_s"}) {
+  for (const char* key : {"pp_tps", "tg_tps", "load_s", "first_token_s", "tg_bandwidth_gbs", "roofline_pct_paired"}) {
     const nlohmann::json& s = j[std::string(key) + "_spread"];
     ASSERT_TRUE(s.is_array() && s.size() == 2) << key;
     EXPECT_LE(s[0].get<double>(), j[key].get<double>()) << key;

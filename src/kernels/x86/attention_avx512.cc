@@ -10,27 +10,10 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/x86/exp_avx512.h"
+
 namespace baleen {
 namespace {
-
-// exp(x) for x <= 0 (scores minus their running max; -inf for masked keys): x = n ln2 + r with
-// |r| <= ln2 / 2, e^r by its degree-6 Taylor polynomial (truncation < 2e-8 relative), times 2^n
-// (VSCALEFPS). Inputs below -87.3 give 0 up to F32 underflow.
-inline __m512 exp_neg(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 split hi / lo
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 720.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
 
 // o[r][c..] += sum_j p[r][j] * v_j[c..] for NR rows (1 or 2), NV vectors of 16 from column c.
 template <int NR, int NV>
@@ -111,7 +94,7 @@ void rows_kernel(const AttentionArgs& a, const float* kt, int64_t ks, int64_t h,
       const float m_new = mx > m[r] ? mx : m[r];
       const float alpha = std::exp(m[r] - m_new);  // 0 on the first block (m = -inf)
       const __m512 mv = _mm512_set1_ps(m_new);
-      const __m512 e0 = exp_neg(_mm512_sub_ps(s0, mv)), e1 = exp_neg(_mm512_sub_ps(s1, mv));
+      const __m512 e0 = exp_avx512(_mm512_sub_ps(s0, mv)), e1 = exp_avx512(_mm512_sub_ps(s1, mv));
       l[r] = l[r] * alpha + _mm512_reduce_add_ps(_mm512_add_ps(e0, e1));
       m[r] = m_new;
       _mm512_store_ps(pbuf[r], e0);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -61,6 +62,20 @@ inline QuantizedWeights make_quantized(GgmlType type, int64_t rows, int64_t cols
   c.w.data = c.bytes.data();
   c.w.row_stride = stride;
   return c;
+}
+
+// Activations [m, cols] with row stride xs: uniform [-1, 1) from rng, NaN in the stride gap (a read
+// past cols poisons the result); row 1 gets an outlier (9 at cols / 2) and row 2 an all-zero first
+// block of 32, to exercise the amax handling of activation quantization.
+inline std::vector<float> make_activations(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * xs), std::numeric_limits<float>::quiet_NaN());
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t k = 0; k < cols; ++k) x[i * xs + k] = uni(rng);
+    if (i == 1) x[i * xs + cols / 2] = 9.0f;
+    if (i == 2) std::fill(x.begin() + i * xs, x.begin() + i * xs + 32, 0.0f);
+  }
+  return x;
 }
 
 // sum((a-b)^2) / sum(b^2) over the [m, n] block of two row-major arrays with row stride `stride`

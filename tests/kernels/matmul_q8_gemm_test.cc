@@ -42,17 +42,7 @@ ThreadPool& pool() { return kernel_test::shared_pool(); }
 
 constexpr float kSentinel = 12345.0f;
 
-// x rows uniform [-1, 1), NaN in the stride gap; one row with an outlier, one with a zero block.
-std::vector<float> make_x(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(m * xs), std::numeric_limits<float>::quiet_NaN());
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t k = 0; k < cols; ++k) x[i * xs + k] = uni(rng);
-    if (i == 1) x[i * xs + cols / 2] = 9.0f;
-    if (i == 2) std::fill(x.begin() + i * xs, x.begin() + i * xs + 32, 0.0f);
-  }
-  return x;
-}
+using kernel_test::make_activations;
 
 class Q8GemmTest : public ::testing::Test {
  protected:
@@ -71,7 +61,7 @@ void check_type(GgmlType type, int64_t rows, int64_t cols) {
   for (int64_t m : {1, 3, 8, 9, 17, 33, 100, 512}) {
     ASSERT_TRUE(matmul_q8_applies(w, m));
     const int64_t xs = cols + 5, ys = rows + 3;
-    const std::vector<float> x = make_x(m, cols, xs, rng);
+    const std::vector<float> x = make_activations(m, cols, xs, rng);
     std::vector<float> y_q8ref(static_cast<size_t>(m * ys), kSentinel);
     matmul_q8_ref(w, x.data(), m, y_q8ref.data(), xs, ys);
     for (DispatchLevel level : supported_levels()) {
@@ -122,7 +112,7 @@ TEST_F(Q8GemmTest, GemmKernelOnRowRange) {
     const int64_t rows = 23, cols = 512, m = 37, ab = act_q8_row_bytes(kind, cols);
     const Weights c = make_weights(type, rows, cols, 5u);
     std::mt19937 rng(6);
-    const std::vector<float> x = make_x(m, cols, cols, rng);
+    const std::vector<float> x = make_activations(m, cols, cols, rng);
     std::vector<uint8_t> act(static_cast<size_t>(ab * m));
     for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * cols, cols, act.data() + i * ab);
     std::vector<uint8_t> panel(static_cast<size_t>(q8_gemm_panel_bytes(kind, m, cols)), 0xCD);

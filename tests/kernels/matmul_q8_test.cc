@@ -73,18 +73,7 @@ std::vector<int64_t> cols_for(GgmlType t) {
   return {256, 768, 2048};
 }
 
-// x rows: uniform [-1, 1) with NaN in the stride gap; a few rows get an outlier and an all-zero
-// block to exercise amax handling.
-std::vector<float> make_x(int64_t m, int64_t cols, int64_t xs, std::mt19937& rng) {
-  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(m * xs), std::numeric_limits<float>::quiet_NaN());
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t k = 0; k < cols; ++k) x[i * xs + k] = uni(rng);
-    if (i == 1) x[i * xs + cols / 2] = 9.0f;
-    if (i == 2) std::fill(x.begin() + i * xs, x.begin() + i * xs + 32, 0.0f);
-  }
-  return x;
-}
+using kernel_test::make_activations;
 
 // P of the header comment for m rows of x (blocks of `block` elements).
 double predicted_nmse(const std::vector<float>& x, int64_t m, int64_t cols, int64_t xs, int64_t block) {
@@ -144,7 +133,7 @@ TEST_F(Q8Test, AllTypesLevelsAndBatchSizes) {
       for (int64_t m : {1, 2, 3, 4, 5, 8}) {
         ASSERT_TRUE(matmul_q8_applies(w, m));
         const int64_t xs = w.cols + 3, ys = w.rows + 2;
-        const std::vector<float> x = make_x(m, w.cols, xs, rng);
+        const std::vector<float> x = make_activations(m, w.cols, xs, rng);
         std::vector<float> y_ref(static_cast<size_t>(m * ys), kSentinel), y_q8ref(y_ref.size(), kSentinel);
         matmul_ref(w, x.data(), m, y_ref.data(), xs, ys);
         matmul_q8_ref(w, x.data(), m, y_q8ref.data(), xs, ys);
@@ -190,7 +179,7 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
     const ActQ8Kind kind = act_q8_kind(type);
     const int64_t m = 5, ab = act_q8_row_bytes(kind, 512);
     std::mt19937 rng(9);
-    const std::vector<float> x = make_x(m, 512, 512, rng);
+    const std::vector<float> x = make_activations(m, 512, 512, rng);
     std::vector<uint8_t> act(static_cast<size_t>(ab * m));
     for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * 512, 512, act.data() + i * ab);
     std::vector<float> y_ref(static_cast<size_t>(m * 29));
@@ -217,7 +206,7 @@ TEST_F(Q8Test, SwitchGivesExactPathAtAnyM) {
   const Weights c = make_weights(GgmlType::kQ4_K, 21, 512, 3u);
   std::mt19937 rng(4);
   for (int64_t m : {int64_t{1}, int64_t{9}, int64_t{40}}) {
-    const std::vector<float> x = make_x(m, 512, 512, rng);
+    const std::vector<float> x = make_activations(m, 512, 512, rng);
     std::vector<float> y_ref(static_cast<size_t>(m * 21)), y(y_ref.size());
     matmul_ref(c.w, x.data(), m, y_ref.data());
     EXPECT_TRUE(set_matmul_act_q8(false));

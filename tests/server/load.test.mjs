@@ -5,9 +5,9 @@
 // answer to the same request (same seed), fetched afterwards by 64 concurrent non-streamed clients.
 // A 503 (queue full) must carry Retry-After and is retried. Plain fetch + SSE parsing: no npm deps.
 // Usage: node load.test.mjs BALEEN MODEL. Exit 77 = skipped (prints why).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import assert from "node:assert/strict";
+import { start_serve } from "./serve_process.mjs";
 
 const kClients = 64;
 const kDeadlineMs = 50000;  // the whole test; ctest's TIMEOUT is above it
@@ -19,25 +19,8 @@ const t_start = Date.now();
 setTimeout(() => { console.log("FAIL: over the " + kDeadlineMs + " ms deadline"); proc.kill("SIGKILL"); process.exit(1); },
            kDeadlineMs).unref();
 
-const proc = spawn(baleen, ["serve", "-m", model, "--port", "0", "--chat-template", "llama3", "--np", "4",
-                            "--queue", "64", "--http-threads", "80", "-c", "256", "-t", "2"],
-                   { stdio: ["ignore", "ignore", "pipe"] });
-let stderr = "";
-const port = await new Promise((resolve, reject) => {
-  proc.stderr.on("data", (d) => {
-    stderr += d.toString();
-    const m = stderr.match(/listening on http:\/\/[^:]+:(\d+)/);
-    if (m) resolve(Number(m[1]));
-  });
-  proc.on("exit", (code) => reject(new Error("baleen serve exited with " + code + ": " + stderr)));
-});
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; ++i) {
-  const r = await fetch(base + "/health").catch(() => null);
-  if (r && r.status === 200) break;
-  if (i > 300) throw new Error("model did not load");
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { proc, base } = await start_serve(baleen, ["-m", model, "--chat-template", "llama3", "--np", "4", "--queue", "64",
+                                                  "--http-threads", "80", "-c", "256", "-t", "2"]);
 
 function request(i) {
   const common = { model: "x", max_tokens: 16 + (i % 9), temperature: 0.5 + (i % 8) * 0.1, seed: 1000 + 7 * i };

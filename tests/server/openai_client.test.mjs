@@ -3,11 +3,11 @@
 // The server runs the stories260K conformance model with the deepseek-r1 chat template, whose
 // generation prompt opens a <think> block, so chat output arrives as reasoning_content.
 // Usage: node openai_client.test.mjs BALEEN MODEL NPM_DIR. Exit 77 = skipped (prints why).
-import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 import assert from "node:assert/strict";
+import { start_serve } from "./serve_process.mjs";
 
 const [baleen, model, npmDir] = process.argv.slice(2);
 function skip(why) { console.log("SKIPPED: " + why); process.exit(77); }
@@ -19,25 +19,8 @@ try {
 } catch (e) { skip("npm package openai not installed in " + npmDir + " (scripts/setup.sh --tests)"); }
 
 const key = "test-key-123";
-const proc = spawn(baleen, ["serve", "-m", model, "--port", "0", "--api-key", key, "--chat-template", "deepseek-r1",
-                            "--np", "2", "-c", "256", "-t", "2"], { stdio: ["ignore", "ignore", "pipe"] });
-let stderr = "";
-const port = await new Promise((resolve, reject) => {
-  proc.stderr.on("data", (d) => {
-    stderr += d.toString();
-    const m = stderr.match(/listening on http:\/\/[^:]+:(\d+)/);
-    if (m) resolve(Number(m[1]));
-  });
-  proc.on("exit", (code) => reject(new Error("baleen serve exited with " + code + ": " + stderr)));
-  setTimeout(() => reject(new Error("baleen serve did not start: " + stderr)), 30000);
-});
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; ++i) {
-  const r = await fetch(base + "/health").catch(() => null);
-  if (r && r.status === 200) break;
-  if (i > 300) throw new Error("model did not load");
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { proc, base } = await start_serve(baleen, ["-m", model, "--api-key", key, "--chat-template", "deepseek-r1",
+                                                  "--np", "2", "-c", "256", "-t", "2"]);
 
 let failures = 0;
 async function test(name, fn) {

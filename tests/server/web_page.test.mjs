@@ -3,10 +3,10 @@
 // (stories260K under the deepseek-r1 template, whose generation prompt opens <think>), and save a
 // screenshot as a test artifact (build/server-web-page.png).
 // Usage: node web_page.test.mjs BALEEN MODEL NPM_DIR OUT_PNG. Exit 77 = skipped (prints why).
-import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
+import { start_serve } from "./serve_process.mjs";
 
 const [baleen, model, npmDir, outPng] = process.argv.slice(2);
 function skip(why) { console.log("SKIPPED: " + why); process.exit(77); }
@@ -17,18 +17,8 @@ let chromium;
 try { ({ chromium } = createRequire(path.resolve(npmDir, "package.json"))("playwright-core")); }
 catch (e) { skip("npm package playwright-core not installed in " + npmDir); }
 
-const proc = spawn(baleen, ["serve", "-m", model, "--port", "0", "--chat-template", "deepseek-r1", "-c", "256",
-                            "-t", "2"], { stdio: ["ignore", "ignore", "pipe"] });
-let stderr = "";
-const port = await new Promise((resolve, reject) => {
-  proc.stderr.on("data", (d) => {
-    stderr += d.toString();
-    const m = stderr.match(/listening on http:\/\/[^:]+:(\d+)/);
-    if (m) resolve(Number(m[1]));
-  });
-  proc.on("exit", (code) => reject(new Error("baleen serve exited with " + code + ": " + stderr)));
-  setTimeout(() => reject(new Error("baleen serve did not start")), 30000);
-});
+const { proc, base } = await start_serve(baleen, ["-m", model, "--chat-template", "deepseek-r1", "-c", "256", "-t", "2"],
+                                        { wait_healthy: false });
 
 let ok = false;
 const browser = await chromium.launch({
@@ -37,7 +27,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.goto(base + "/");
   await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 30000 });
   const modelName = await page.textContent("#model");
   if (!/stories260K/.test(modelName)) throw new Error("model name not shown: " + modelName);

@@ -20,8 +20,8 @@
 // Nothing is downloaded or built at run time: getLlama gets build "never", skipDownload and
 // gpu false, so it loads the prebuilt CPU binary of @node-llama-cpp/linux-x64 or fails.
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import fs from "node:fs";
+import { import_node_llama_cpp } from "./node_llama.mjs";
 
 const kSeed = 1234;
 
@@ -62,21 +62,6 @@ function parse_args(argv) {
   if (o.n_prompt > o.ctx) usage(`-p ${o.n_prompt} exceeds the context of ${o.ctx} tokens`);
   if (o.n_gen + 1 > o.ctx) usage(`-n ${o.n_gen} (after a one-token prompt) exceeds the context of ${o.ctx} tokens`);
   return o;
-}
-
-// node_modules live in the build tree (bench/peer/setup.sh); BALEEN_PEER_MODULES overrides.
-async function import_node_llama_cpp() {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-  const modules = process.env.BALEEN_PEER_MODULES ?? path.join(repo, "build/peer/node_modules");
-  const entry = path.join(modules, "node-llama-cpp/dist/index.js");
-  if (!fs.existsSync(entry)) {
-    process.stderr.write(`llama_bench: ${entry} is missing; run bench/peer/setup.sh first\n`);
-    process.exit(1);
-  }
-  const pkg = JSON.parse(fs.readFileSync(path.join(modules, "node-llama-cpp/package.json"), "utf8"));
-  const info_file = path.join(modules, "node-llama-cpp/llama/llama.cpp.info.json");
-  const info = fs.existsSync(info_file) ? JSON.parse(fs.readFileSync(info_file, "utf8")) : {};
-  return { lib: await import(pathToFileURL(entry).href), version: pkg.version, llama_cpp_release: info.tag ?? "" };
 }
 
 // splitmix64 on BigInt: a small seeded generator for the prompt ids (not Baleen's mt19937 stream:
@@ -135,7 +120,7 @@ async function run_decode(seqs, first, n_gen) {
 
 async function main() {
   const o = parse_args(process.argv.slice(2));
-  const { lib, version, llama_cpp_release } = await import_node_llama_cpp();
+  const { lib, version, llama_cpp_release } = await import_node_llama_cpp("llama_bench");
   let cpu_backend = "";
   const logger = (level, message) => {
     const m = /loaded CPU backend from .*libggml-cpu-([A-Za-z0-9_]+)\.so/.exec(message);

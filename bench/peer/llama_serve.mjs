@@ -18,7 +18,7 @@
 import http from "node:http";
 import path from "node:path";
 import fs from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { import_node_llama_cpp } from "./node_llama.mjs";
 
 function usage(msg) {
   if (msg) process.stderr.write(`llama_serve: ${msg}\n`);
@@ -48,19 +48,6 @@ function parse_args(argv) {
   return o;
 }
 
-// node_modules live in the build tree (bench/peer/setup.sh); BALEEN_PEER_MODULES overrides.
-async function import_node_llama_cpp() {
-  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-  const modules = process.env.BALEEN_PEER_MODULES ?? path.join(repo, "build/peer/node_modules");
-  const entry = path.join(modules, "node-llama-cpp/dist/index.js");
-  if (!fs.existsSync(entry)) {
-    process.stderr.write(`llama_serve: ${entry} is missing; run bench/peer/setup.sh first\n`);
-    process.exit(1);
-  }
-  const pkg = JSON.parse(fs.readFileSync(path.join(modules, "node-llama-cpp/package.json"), "utf8"));
-  return { lib: await import(pathToFileURL(entry).href), version: pkg.version };
-}
-
 function send_json(res, status, obj) {
   const body = JSON.stringify(obj);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
@@ -70,7 +57,7 @@ const error_body = (message, type = "invalid_request_error") => ({ error: { mess
 
 async function main() {
   const o = parse_args(process.argv.slice(2));
-  const { lib, version } = await import_node_llama_cpp();
+  const { lib, version } = await import_node_llama_cpp("llama_serve");
   const llama = await lib.getLlama({ gpu: false, build: "never", skipDownload: true, usePrebuiltBinaries: true,
                                      progressLogs: false, logLevel: "warn", maxThreads: 0 });
   const model = await llama.loadModel({ modelPath: o.model, useMmap: true, gpuLayers: 0 });

@@ -143,10 +143,15 @@ int main(int argc, char** argv) {
             ->UseRealTime()
             ->MinTime(0.2);
       }
-      if (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) {
+      // The expert shapes at the token counts a 512-token prompt gives each of 64 experts (top-6: ~48).
+      const bool sweep =
+          (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) ||
+          ((type == GgmlType::kQ5_0 || type == GgmlType::kQ8_0) && std::strcmp(s.name, "expert_down") == 0);
+      if (sweep) {
         for (int64_t m : {4, 8, 10, 12, 16, 24, 32, 48, 64, 128}) {
           for (Path p : paths) {
-            const std::string name = std::string("gemm_m/q4_K/expert_up/") + path_name(p) + "/m=" + std::to_string(m);
+            const std::string name = std::string("gemm_m/") + std::string(ggml_type_info(type).name) + "/" + s.name +
+                                     "/" + path_name(p) + "/m=" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, m)
                 ->Unit(benchmark::kMillisecond)
                 ->UseRealTime()

@@ -19,7 +19,8 @@ constexpr int kTok = 16;  // tokens per vector (int32 / float lanes)
 // [8][16] (two int16 per int32, as vpdpwssd reads them).
 constexpr int64_t kQ32 = 8 * 64, kP32 = kQ32 + 64 + 64;
 constexpr int64_t kQ256 = 64 * 64, kSum32 = kQ256 + 64, kSum16 = kSum32 + 4 * 64, kP256 = kSum16 + 8 * 64;
-constexpr int kMaxR = 4, kMaxTv = 2;  // register tile: 4 weight rows x 2 x 16 tokens
+// Register tiles: 4 weight rows x up to 3 groups of 16 tokens.
+constexpr int kMaxR = 4, kMaxTv = 3;
 
 inline float f16_at(const uint8_t* p) {
   uint16_t h;
@@ -186,6 +187,16 @@ void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
 
 // ---- register tiles: R weight rows x TV groups of 16 tokens over all blocks ----
 
+// The K-quant tiles' float accumulators facc[R][TV] live in registers for up to 8 of them. Larger
+// tiles keep them in memory (read and written once per 256-element block; the barrier stops the
+// compiler from promoting them), so that the integer accumulators of the block loop (S and P,
+// 2 R TV) keep the 32 vector registers. (tile32 keeps its own: its blocks are 8x shorter, and
+// the compiler's spills measured faster there than a round trip per block; bench/gemm_bench.)
+template <int R, int TV>
+[[gnu::always_inline]] inline void facc_to_memory(__m512 (&facc)[R][TV]) {
+  if constexpr (R * TV > 8) asm volatile("" : : "r"(&facc[0][0]) : "memory");
+}
+
 struct Tile {
   const uint8_t* u[kMaxR];
   const float* f0[kMaxR];
@@ -298,6 +309,7 @@ void tile_k45(const Tile& t, __m512* out) {
         facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_sub_ps(x, y));
       }
     }
+    facc_to_memory(facc);
   }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
@@ -323,6 +335,7 @@ void tile_q6k(const Tile& t, __m512* out) {
         facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_mul_ps(_mm512_mul_ps(da[v], d), _mm512_cvtepi32_ps(s)));
       }
     }
+    facc_to_memory(facc);
   }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
@@ -412,7 +425,14 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * chunk));
   alignas(64) float tmp[kTok];
   __m512 out[kMaxR * kMaxTv];
-  const int64_t passes = (groups + kMaxTv - 1) / kMaxTv;
+  // Passes over the chunk's rows: 3 groups at a time (4 left: 2 + 2; 1 or 2 left: one pass), so
+  // that 3 groups (33-48 tokens, a typical expert of a 512-token prompt) take one pass instead of
+  // a 2-group pass plus a 1-group pass with half the weight reuse (m = 48: 0.31 -> 0.27 ms for a
+  // q4_K 1408x2048 expert, bench/gemm_bench gemm_m).
+  const auto pass_tv = [groups](int64_t g) -> int {
+    const int64_t left = groups - g;
+    return left >= 3 && left != 4 ? 3 : static_cast<int>(std::min<int64_t>(2, left));
+  };
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t nr = std::min(chunk, r1 - c0);
     for (int64_t j = 0; j < nr; ++j) unpack_row(w.type, w.data + static_cast<uint64_t>(c0 + j) * w.row_stride, U, j);
@@ -421,10 +441,11 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
     const char* next = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(c0 + nr) * w.row_stride);
     const int64_t next_lines =
         static_cast<int64_t>((static_cast<uint64_t>(std::min(chunk, r1 - c0 - nr)) * w.row_stride + 63) / 64);
-    const int64_t n_tiles = passes * ((nr + kMaxR - 1) / kMaxR);
+    int64_t n_tiles = 0;
+    for (int64_t g = 0; g < groups; g += pass_tv(g)) n_tiles += (nr + kMaxR - 1) / kMaxR;
     int64_t tile = 0;
-    for (int64_t g = 0; g < groups; g += kMaxTv) {
-      const int tv = static_cast<int>(std::min<int64_t>(kMaxTv, groups - g));
+    for (int64_t g = 0; g < groups; g += pass_tv(g)) {
+      const int tv = pass_tv(g);
       for (int64_t j = 0; j < nr; j += kMaxR, ++tile) {
         for (int64_t l = tile * next_lines / n_tiles; l < (tile + 1) * next_lines / n_tiles; ++l) {
           _mm_prefetch(next + 64 * l, _MM_HINT_T1);
@@ -441,7 +462,9 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
         t.panel = panel + g * gstride;
         t.gstride = gstride;
         t.nb = nb;
-        if (tv == 2) {
+        if (tv == 3) {
+          run_tile_r<3>(w.type, rn, t, out);
+        } else if (tv == 2) {
           run_tile_r<2>(w.type, rn, t, out);
         } else {
           run_tile_r<1>(w.type, rn, t, out);

@@ -9,10 +9,10 @@
 //           from kQ8GemmMinRows on, the integer row dots below), quantized weights only
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
-// plus an m sweep (4..128) on the expert shape to place kMatmulBf16MinM. Whole-machine pool by
-// default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not
-// depend on the values).
-// Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+// plus an m sweep (4..128) on the expert shapes to place kMatmulBf16MinM, and "moe": one layer of 64
+// experts in one matmul_many call, streamed from DRAM or cache-hot (what streaming the weights costs). Whole-machine
+// pool by default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not depend
+// on the values). Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -27,6 +27,7 @@
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_bf16.h"
+#include "kernels/matmul_many.h"
 #include "kernels/matmul_q8.h"
 #include "kernels/ref/dequant.h"
 #include "kernels/ref/quantize.h"
@@ -110,6 +111,36 @@ void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64
   state.SetLabel(std::string(path_name(path)) + " threads=" + std::to_string(pool().size()));
 }
 
+// One MoE layer's expert_up products in one matmul_many call: 64 experts of 1408 x 2048 Q4_K,
+// m tokens each. "stream": 64 distinct experts (92 MB, read from DRAM every call, as in a prefill);
+// "hot": one expert 64 times (1.4 MB, cache-resident). The gap is what streaming the weights costs.
+void bench_moe(benchmark::State& state, const BenchWeight* all, bool stream, int64_t m) {
+  set_dispatch_level(max_dispatch_level(cpu_features()));
+  set_matmul_bf16_enabled(false);
+  set_matmul_act_q8(true);
+  constexpr int64_t kExperts = 64, kRows = 1408;
+  const int64_t cols = all->w.cols;
+  std::vector<WeightMatrix> experts(kExperts, all->w);
+  std::vector<float> x(static_cast<size_t>(m * cols)), y(static_cast<size_t>(kExperts * m * kRows));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  for (float& v : x) v = uni(rng);
+  std::vector<MatmulJob> jobs(kExperts);
+  for (int64_t e = 0; e < kExperts; ++e) {
+    experts[e].rows = kRows;
+    experts[e].data = all->w.data + (stream ? e : 0) * kRows * all->w.row_stride;
+    jobs[e] = MatmulJob{&experts[e], x.data(), m, y.data() + e * m * kRows};
+  }
+  for (auto _ : state) {
+    matmul_many(jobs, pool());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kExperts * kRows * cols * m * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(stream ? "stream" : "hot") + " threads=" + std::to_string(pool().size()));
+}
+
 struct Shape {
   const char* name;
   int64_t rows, cols;
@@ -159,6 +190,17 @@ int main(int argc, char** argv) {
           }
         }
       }
+    }
+  }
+  weights.push_back(make_weight(GgmlType::kQ4_K, 64 * 1408, 2048));
+  for (int64_t m : {16, 48, 64}) {
+    for (bool stream : {false, true}) {
+      const std::string name =
+          std::string("moe/q4_K/expert_up/") + (stream ? "stream" : "hot") + "/m=" + std::to_string(m);
+      benchmark::RegisterBenchmark(name.c_str(), bench_moe, weights.back().get(), stream, m)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->MinTime(0.5);
     }
   }
   benchmark::Initialize(&argc, argv);

@@ -133,28 +133,37 @@ void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K: {
       const bool q5 = type == GgmlType::kQ5_K;
-      const __m256i mask = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+      const __m512i mask = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
       for (int64_t i = 0; i < U.nb; ++i, b += q5 ? 176 : 144, u += 256) {
         f0[i] = f16_at(b);
         f1[i] = f16_at(b + 2);
         uint64_t scales, mins;
         k4_scales_mins(b + 4, &scales, &mins);
-        for (int s = 0; s < 8; ++s) sc[i * 16 + s] = static_cast<int32_t>((scales >> (8 * s)) & 0xFF);
-        for (int p = 0; p < 4; ++p)
-          pr[i * 8 + p] =
-              pair16(static_cast<int>((mins >> (16 * p)) & 0xFF), static_cast<int>((mins >> (16 * p + 8)) & 0xFF));
+        // sc: the 8 scales as int32; pr: the mins as int16 pairs (m0 | m1 << 16, ...), which is
+        // their zero extension to 16 bits read as int32.
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(sc + i * 16),
+                            _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(pr + i * 8),
+                         _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))));
         const uint8_t* qs = b + (q5 ? 48 : 16);
-        const __m256i qh = load32(b + 16);
-        for (int g = 0; g < 4; ++g) {
-          const __m256i v = load32(qs + 32 * g);
-          __m256i lo = _mm256_and_si256(v, mask), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask);
+        const __m512i qh = _mm512_broadcast_i64x4(load32(b + 16));
+        // 64 bytes hold groups g, g + 1 (32 each); group g's low nibbles are elements 64 g + l and
+        // its high nibbles 64 g + 32 + l, so the halves are interleaved back per group.
+        for (int g = 0; g < 4; g += 2) {
+          const __m512i v = load(qs + 32 * g);
+          __m512i lo = _mm512_and_si512(v, mask), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
           if (q5) {
-            // Bit s of qh[l] is the 5th bit of element 32 s + l.
-            lo = _mm256_or_si256(lo, _mm256_and_si256(bit_to_4(qh, 2 * g), bit4));
-            hi = _mm256_or_si256(hi, _mm256_and_si256(bit_to_4(qh, 2 * g + 1), bit4));
+            // Bit s of qh[l] is the 5th bit of element 32 s + l: lo of group g + k takes bit
+            // 2 (g + k), hi bit 2 (g + k) + 1.
+            const __m512i shl =
+                _mm512_set_epi64(2 * g + 2, 2 * g + 2, 2 * g + 2, 2 * g + 2, 2 * g, 2 * g, 2 * g, 2 * g);
+            lo = _mm512_or_si512(
+                lo, _mm512_and_si512(_mm512_sllv_epi64(_mm512_srlv_epi64(qh, shl), _mm512_set1_epi64(4)), bit4));
+            hi = _mm512_or_si512(
+                hi, _mm512_and_si512(_mm512_sllv_epi64(_mm512_srlv_epi64(qh, shl), _mm512_set1_epi64(3)), bit4));
           }
-          store32(u + 64 * g, lo);
-          store32(u + 64 * g + 32, hi);
+          _mm512_storeu_si512(u + 64 * g, _mm512_shuffle_i64x2(lo, hi, 0x44));
+          _mm512_storeu_si512(u + 64 * g + 64, _mm512_shuffle_i64x2(lo, hi, 0xEE));
         }
       }
       return;

@@ -6,7 +6,7 @@
 //   rowdot  the per-row F32 SIMD kernels at the top dispatch level (matmul with the BF16 GEMM and the
 //           integer-activation path off)
 //   q8gemm  matmul on the integer-activation path (kernels/matmul_q8.h: the AVX-512 VNNI integer GEMM
-//           from kQ8GemmMinRows on, the integer row dots below), quantized weights only
+//           from q8_gemm_min_rows on, the integer row dots below), quantized weights only
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
 // plus an m sweep (4..128) on the expert shapes to place kMatmulBf16MinM, and "moe": one layer of 64
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
           (type == GgmlType::kQ4_K && std::strcmp(s.name, "expert_up") == 0) ||
           ((type == GgmlType::kQ5_0 || type == GgmlType::kQ8_0) && std::strcmp(s.name, "expert_down") == 0);
       if (sweep) {
-        for (int64_t m : {4, 8, 10, 12, 16, 24, 32, 48, 64, 128}) {
+        for (int64_t m : {2, 3, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 128}) {
           for (Path p : paths) {
             const std::string name = std::string("gemm_m/") + std::string(ggml_type_info(type).name) + "/" + s.name +
                                      "/" + path_name(p) + "/m=" + std::to_string(m);

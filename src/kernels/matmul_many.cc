@@ -113,7 +113,7 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
       const Q8Kernels k = find_q8_kernels(w.type, level);
       if (k.rows == nullptr) continue;
       const ActQ8Kind kind = act_q8_kind(w.type);
-      const bool gemm = j.m >= kQ8GemmMinRows && avx512;
+      const bool gemm = j.m >= q8_gemm_min_rows(w.type) && avx512;
       size_t a = 0;
       while (a < s.acts.size() && !(s.acts[a].x == j.x && s.acts[a].x_stride == p.x_stride && s.acts[a].m == j.m &&
                                     s.acts[a].cols == w.cols && s.acts[a].kind == kind && s.acts[a].gemm == gemm)) {

@@ -47,6 +47,8 @@ bool set_matmul_act_q8(bool on) {
   return was;
 }
 
+int64_t q8_gemm_min_rows(GgmlType type) { return act_q8_kind(type) == ActQ8Kind::kQ8_256 ? 6 : 4; }
+
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m) {
   if (w.format != WeightFormat::kGgml || m < 1) return false;
   const ActQ8Kind kind = act_q8_kind(w.type);
@@ -70,7 +72,8 @@ void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, Threa
     });
     return;
   }
-  if (m >= kQ8GemmMinRows && clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512) {
+  if (m >= q8_gemm_min_rows(w.type) &&
+      clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512) {
     // Integer GEMM: each 16-token group is quantized and packed by one task, then rows split.
     thread_local std::vector<uint8_t> panel_buf;
     const int64_t panel_bytes = q8_gemm_panel_bytes(kind, m, w.cols);

@@ -15,10 +15,14 @@
 namespace baleen {
 
 // Smallest m that takes the integer GEMM (kernels/x86/q8_gemm.h, AVX-512) instead of the row-dot
-// kernels; either gives the same bits, this only picks the faster (bench/gemm_bench gemm_m sweep,
-// q4_K expert_up, 2 threads, GFLOP/s row dots / GEMM: m=8 305 / 273, m=10 290 / 338, m=12 307 / 399,
-// m=14 295 / 463; MoE prefill gives some experts this few tokens).
-constexpr int64_t kQ8GemmMinRows = 10;
+// kernels for weights of this type; either gives the same bits, this only picks the faster. The
+// GEMM's time is nearly flat up to 16 tokens (one group), the row dots' grows with m. Measured
+// (bench/gemm_bench gemm_m, 2 threads, ms, row dots at m / GEMM):
+//   q4_K expert_up 1408x2048:   m=4 0.078 / 0.112, m=6 0.124 / 0.113, m=8 0.156 / 0.114 -> 6
+//   q5_0 expert_down 2048x1408: m=3 0.108 / 0.116, m=4 0.157 / 0.117 -> 4
+//   q8_0 expert_down 2048x1408: m=3 0.096 / 0.109, m=4 0.145 / 0.111 -> 4
+// (MoE prefill gives many experts this few tokens; batched decode gives the dense products m = B.)
+int64_t q8_gemm_min_rows(GgmlType type);
 
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);

@@ -3,6 +3,7 @@
 // vpmaddubsw (pairs to int16; every caller's pair sum stays below 2^15) and vpmaddwd.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>

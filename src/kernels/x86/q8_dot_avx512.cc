@@ -3,6 +3,7 @@
 // avx512 flags of src/CMakeLists.txt; reached only through find_q8_kernels (DispatchLevel::kAvx512).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>

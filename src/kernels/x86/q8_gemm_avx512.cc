@@ -47,17 +47,21 @@ struct Unpacked {
   std::vector<float> f1;    // [rows][nb]: dmin (Q4_K / Q5_K)
   std::vector<int32_t> sc;  // [rows][nb][16]: sub-block scales (Q4_K / Q5_K 8, Q6_K 16)
   std::vector<int32_t> pr;  // [rows][nb][8]: int16 pairs, Q4_K / Q5_K mins (4), Q6_K scales (8)
+  // Grows to at least what a chunk of any weight up to 32768 columns needs (chunk x cols <= 2^17),
+  // so that steady-state calls allocate nothing whichever thread gets which job (that varies from
+  // call to call).
   void resize(int64_t rows, int64_t c, int64_t b) {
     cols = c;
     nb = b;
-    const auto need = [](auto& v, int64_t n) {
-      if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    const auto need = [](auto& v, int64_t n, int64_t floor) {
+      if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(std::max(n, floor)));
     };
-    need(u, rows * c);
-    need(f0, rows * b);
-    need(f1, rows * b);
-    need(sc, rows * b * 16);
-    need(pr, rows * b * 8);
+    constexpr int64_t kElems = int64_t{1} << 17, kBlocks = kElems / 32;
+    need(u, rows * c, kElems);
+    need(f0, rows * b, kBlocks);
+    need(f1, rows * b, kBlocks);
+    need(sc, rows * b * 16, kBlocks * 16);
+    need(pr, rows * b * 8, kBlocks * 8);
   }
 };
 
@@ -431,7 +435,8 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   // The chunk's outputs as [token][chunk] first: y's rows are often a power of two apart (4096
   // floats), and column-wise stores at that stride thrash a few cache sets.
   thread_local std::vector<float> ybuf;
-  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * chunk));
+  // (sized for the largest chunk, 64 rows, so every weight shape fits once m has been seen)
+  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * 64));
   alignas(64) float tmp[kTok];
   __m512 out[kMaxR * kMaxTv];
   // Passes over the chunk's rows: 3 groups at a time (4 left: 2 + 2; 1 or 2 left: one pass), so

@@ -37,11 +37,72 @@ inline __m256i q8_0_dot(__m256i u, const int8_t* a) {
 
 #include "kernels/x86/q8_dot_body.inc"
 
+// K45Dot (q8_dot_body.inc) on 512-bit vectors: two 32-element sub-blocks per instruction. The
+// weights' nibble halves are regrouped once per block so that each 64-byte activation load is
+// sub-blocks (2 j, 2 j + 1) as stored; lane sums regroup, the integer S and M and every float
+// operation are those of K45Dot, so the outputs are bit-identical.
+template <bool kQ5>
+struct K45Dot512 {
+  static constexpr int kBytes = kQ5 ? 176 : 144;
+  template <int R>
+  static void run(const uint8_t* b, const uint8_t* const* act, int64_t nb, float* out) {
+    const __m512i mask = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    float acc[R];
+    for (int k = 0; k < R; ++k) acc[k] = 0.0f;
+    for (int64_t i = 0; i < nb; ++i, b += kBytes) {
+      const float d = f16_at(b), dmin = f16_at(b + 2);
+      uint64_t scales, mins;
+      k4_scales_mins(b + 4, &scales, &mins);
+      const uint8_t* qs = b + (kQ5 ? 48 : 16);
+      // w[j]: sub-blocks 2 j (low 256 bits) and 2 j + 1. 64 bytes of qs hold groups g, g + 1;
+      // group g's low nibbles are sub-block 2 g, its high nibbles 2 g + 1.
+      __m512i w[4];
+      for (int h = 0; h < 2; ++h) {
+        const __m512i v = _mm512_loadu_si512(qs + 64 * h);
+        __m512i lo = _mm512_and_si512(v, mask), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
+        if constexpr (kQ5) {
+          // Bit s of qh[l] is the 5th bit of element 32 s + l (s = 4 h + 2 k for lo's group k).
+          const __m512i qh = _mm512_broadcast_i64x4(load32(b + 16));
+          const __m512i sh = _mm512_set_epi64(4 * h + 2, 4 * h + 2, 4 * h + 2, 4 * h + 2, 4 * h, 4 * h, 4 * h, 4 * h);
+          const __m512i q = _mm512_srlv_epi64(qh, sh);
+          lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi64(q, 4), bit4));
+          hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi64(q, 3), bit4));
+        }
+        w[2 * h] = _mm512_shuffle_i64x2(lo, hi, 0x44);
+        w[2 * h + 1] = _mm512_shuffle_i64x2(lo, hi, 0xEE);
+      }
+      // sc[j]: scale 2 j in the low 256 bits, 2 j + 1 in the high, as int16.
+      const __m512i scales16 =
+          _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
+      __m512i sc[4];
+      for (int j = 0; j < 4; ++j) {
+        const auto lo = static_cast<int16_t>(0x0100 + 0x0202 * (2 * j)),
+                   hi = static_cast<int16_t>(0x0100 + 0x0202 * (2 * j + 1));
+        sc[j] = _mm512_shuffle_epi8(scales16, _mm512_inserti64x4(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi), 1));
+      }
+      const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins)));
+      for (int k = 0; k < R; ++k) {
+        const ActQ8_256& a = reinterpret_cast<const ActQ8_256*>(act[k])[i];
+        __m512i sumi = _mm512_setzero_si512();
+        for (int j = 0; j < 4; ++j) {
+          sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(w[j], _mm512_loadu_si512(a.q + 64 * j)), sc[j]);
+        }
+        const __m256i s256 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
+        const int32_t S = hsum_epi32(s256), M = hsum_epi32(_mm_madd_epi16(mins16, load16(a.sum32)));
+        acc[k] = acc[k] + (a.d * d * static_cast<float>(S) - a.d * dmin * static_cast<float>(M));
+      }
+    }
+    for (int k = 0; k < R; ++k) out[k] = acc[k];
+  }
+};
+
 }  // namespace
 
 Q8Kernels q8_kernels_avx512(GgmlType type) {
   Q8Kernels k;
-  k.rows = lookup(type);
+  k.rows = type == GgmlType::kQ4_K   ? &rows_entry<K45Dot512<false>, 256>
+           : type == GgmlType::kQ5_K ? &rows_entry<K45Dot512<true>, 256>
+                                     : lookup(type);
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

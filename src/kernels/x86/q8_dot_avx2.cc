@@ -43,7 +43,7 @@ inline __m256i q8_0_dot(__m256i w, const int8_t* a) {
 
 Q8Kernels q8_kernels_avx2(GgmlType type) {
   Q8Kernels k;
-  k.rows = lookup(type);
+  k.rows = lookup<K45Dot>(type);
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/q8_dot.h"
 
 namespace baleen {
@@ -37,40 +38,23 @@ inline __m256i q8_0_dot(__m256i u, const int8_t* a) {
 
 #include "kernels/x86/q8_dot_body.inc"
 
-// K45Dot (q8_dot_body.inc) on 512-bit vectors: two 32-element sub-blocks per instruction. The
-// weights' nibble halves are regrouped once per block so that each 64-byte activation load is
-// sub-blocks (2 j, 2 j + 1) as stored; lane sums regroup, the integer S and M and every float
-// operation are those of K45Dot, so the outputs are bit-identical.
+// K45Dot (q8_dot_body.inc) on 512-bit vectors: two 32-element sub-blocks per instruction, the
+// weight codes in element order (k45_codes_avx512) against 64-byte activation loads. Lane sums
+// regroup; the integer S and M and every float operation are those of K45Dot, so the outputs are
+// bit-identical.
 template <bool kQ5>
 struct K45Dot512 {
   static constexpr int kBytes = kQ5 ? 176 : 144;
   template <int R>
   static void run(const uint8_t* b, const uint8_t* const* act, int64_t nb, float* out) {
-    const __m512i mask = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     float acc[R];
     for (int k = 0; k < R; ++k) acc[k] = 0.0f;
     for (int64_t i = 0; i < nb; ++i, b += kBytes) {
       const float d = f16_at(b), dmin = f16_at(b + 2);
       uint64_t scales, mins;
       k4_scales_mins(b + 4, &scales, &mins);
-      const uint8_t* qs = b + (kQ5 ? 48 : 16);
-      // w[j]: sub-blocks 2 j (low 256 bits) and 2 j + 1. 64 bytes of qs hold groups g, g + 1;
-      // group g's low nibbles are sub-block 2 g, its high nibbles 2 g + 1.
-      __m512i w[4];
-      for (int h = 0; h < 2; ++h) {
-        const __m512i v = _mm512_loadu_si512(qs + 64 * h);
-        __m512i lo = _mm512_and_si512(v, mask), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-        if constexpr (kQ5) {
-          // Bit s of qh[l] is the 5th bit of element 32 s + l (s = 4 h + 2 k for lo's group k).
-          const __m512i qh = _mm512_broadcast_i64x4(load32(b + 16));
-          const __m512i sh = _mm512_set_epi64(4 * h + 2, 4 * h + 2, 4 * h + 2, 4 * h + 2, 4 * h, 4 * h, 4 * h, 4 * h);
-          const __m512i q = _mm512_srlv_epi64(qh, sh);
-          lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi64(q, 4), bit4));
-          hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi64(q, 3), bit4));
-        }
-        w[2 * h] = _mm512_shuffle_i64x2(lo, hi, 0x44);
-        w[2 * h + 1] = _mm512_shuffle_i64x2(lo, hi, 0xEE);
-      }
+      __m512i w[4];  // w[j]: sub-blocks 2 j (low 256 bits) and 2 j + 1
+      k45_codes_avx512<kQ5>(b, w);
       // sc[j]: scale 2 j in the low 256 bits, 2 j + 1 in the high, as int16.
       const __m512i scales16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
@@ -100,9 +84,7 @@ struct K45Dot512 {
 
 Q8Kernels q8_kernels_avx512(GgmlType type) {
   Q8Kernels k;
-  k.rows = type == GgmlType::kQ4_K   ? &rows_entry<K45Dot512<false>, 256>
-           : type == GgmlType::kQ5_K ? &rows_entry<K45Dot512<true>, 256>
-                                     : lookup(type);
+  k.rows = lookup<K45Dot512>(type);
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

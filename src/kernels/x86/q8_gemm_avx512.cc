@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/q8_gemm.h"
 
 namespace baleen {
@@ -98,11 +99,6 @@ void k4_scales_mins(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
   *mins = mn_lo | (static_cast<uint64_t>(mn_hi) << 32);
 }
 
-// Bit s of each byte of v moved to bit 4 (other bits garbage: mask with 0x10).
-inline __m256i bit_to_4(__m256i v, int s) {
-  return s <= 4 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(4 - s)) : _mm256_srl_epi16(v, _mm_cvtsi32_si128(s - 4));
-}
-
 inline int32_t pair16(int a, int b) {
   return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(a))) |
                               (static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(b))) << 16));
@@ -137,7 +133,6 @@ void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K: {
       const bool q5 = type == GgmlType::kQ5_K;
-      const __m512i mask = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
       for (int64_t i = 0; i < U.nb; ++i, b += q5 ? 176 : 144, u += 256) {
         f0[i] = f16_at(b);
         f1[i] = f16_at(b + 2);
@@ -149,26 +144,13 @@ void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
                             _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(scales))));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(pr + i * 8),
                          _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins))));
-        const uint8_t* qs = b + (q5 ? 48 : 16);
-        const __m512i qh = _mm512_broadcast_i64x4(load32(b + 16));
-        // 64 bytes hold groups g, g + 1 (32 each); group g's low nibbles are elements 64 g + l and
-        // its high nibbles 64 g + 32 + l, so the halves are interleaved back per group.
-        for (int g = 0; g < 4; g += 2) {
-          const __m512i v = load(qs + 32 * g);
-          __m512i lo = _mm512_and_si512(v, mask), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), mask);
-          if (q5) {
-            // Bit s of qh[l] is the 5th bit of element 32 s + l: lo of group g + k takes bit
-            // 2 (g + k), hi bit 2 (g + k) + 1.
-            const __m512i shl =
-                _mm512_set_epi64(2 * g + 2, 2 * g + 2, 2 * g + 2, 2 * g + 2, 2 * g, 2 * g, 2 * g, 2 * g);
-            lo = _mm512_or_si512(
-                lo, _mm512_and_si512(_mm512_sllv_epi64(_mm512_srlv_epi64(qh, shl), _mm512_set1_epi64(4)), bit4));
-            hi = _mm512_or_si512(
-                hi, _mm512_and_si512(_mm512_sllv_epi64(_mm512_srlv_epi64(qh, shl), _mm512_set1_epi64(3)), bit4));
-          }
-          _mm512_storeu_si512(u + 64 * g, _mm512_shuffle_i64x2(lo, hi, 0x44));
-          _mm512_storeu_si512(u + 64 * g + 64, _mm512_shuffle_i64x2(lo, hi, 0xEE));
+        __m512i w[4];
+        if (q5) {
+          k45_codes_avx512<true>(b, w);
+        } else {
+          k45_codes_avx512<false>(b, w);
         }
+        for (int k = 0; k < 4; ++k) _mm512_storeu_si512(u + 64 * k, w[k]);
       }
       return;
     }

@@ -429,6 +429,8 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
     const int64_t left = groups - g;
     return left >= 3 && left != 4 ? 3 : static_cast<int>(std::min<int64_t>(2, left));
   };
+  int64_t passes = 0;
+  for (int64_t g = 0; g < groups; g += pass_tv(g)) ++passes;
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t nr = std::min(chunk, r1 - c0);
     for (int64_t j = 0; j < nr; ++j) unpack_row(w.type, w.data + static_cast<uint64_t>(c0 + j) * w.row_stride, U, j);
@@ -437,8 +439,7 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
     const char* next = reinterpret_cast<const char*>(w.data + static_cast<uint64_t>(c0 + nr) * w.row_stride);
     const int64_t next_lines =
         static_cast<int64_t>((static_cast<uint64_t>(std::min(chunk, r1 - c0 - nr)) * w.row_stride + 63) / 64);
-    int64_t n_tiles = 0;
-    for (int64_t g = 0; g < groups; g += pass_tv(g)) n_tiles += (nr + kMaxR - 1) / kMaxR;
+    const int64_t n_tiles = passes * ((nr + kMaxR - 1) / kMaxR);
     int64_t tile = 0;
     for (int64_t g = 0; g < groups; g += pass_tv(g)) {
       const int tv = pass_tv(g);

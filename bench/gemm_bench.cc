@@ -6,13 +6,15 @@
 //   rowdot  the per-row F32 SIMD kernels at the top dispatch level (matmul with the BF16 GEMM and the
 //           integer-activation path off)
 //   q8gemm  matmul on the integer-activation path (kernels/matmul_q8.h: the AVX-512 VNNI integer GEMM
-//           from q8_gemm_min_rows on, the integer row dots below), quantized weights only
+//           where q8_gemm_takes, the integer row dots below), quantized weights only
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
-// plus an m sweep (4..128) on the expert shapes to place kMatmulBf16MinM, and "moe": one layer of 64
-// experts in one matmul_many call, streamed from DRAM or cache-hot (what streaming the weights costs). Whole-machine
-// pool by default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not depend
-// on the values). Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+// plus "gemm_m": an m sweep (2..128) on the expert shapes to place kMatmulBf16MinM and
+// q8_gemm_takes, and "moe": one layer of 64 experts in one matmul_many call, streamed from DRAM or
+// cache-hot (what streaming the weights costs). Whole-machine pool by default
+// (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not
+// depend on the values).
+// Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>

@@ -95,7 +95,6 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   s.plans.assign(jobs.size(), JobPlan{});
   s.acts.clear();
   const DispatchLevel level = dispatch_level();
-  const bool avx512 = clamp_dispatch_level(level, cpu_features()) == DispatchLevel::kAvx512;
   const bool act_q8 = matmul_act_q8_enabled();
 
   // Plan every job with matmul's own choice of kernel (kernels/matmul.cc).
@@ -113,7 +112,7 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
       const Q8Kernels k = find_q8_kernels(w.type, level);
       if (k.rows == nullptr) continue;
       const ActQ8Kind kind = act_q8_kind(w.type);
-      const bool gemm = j.m >= q8_gemm_min_rows(w.type) && avx512;
+      const bool gemm = q8_gemm_takes(w.type, j.m);
       size_t a = 0;
       while (a < s.acts.size() && !(s.acts[a].x == j.x && s.acts[a].x_stride == p.x_stride && s.acts[a].m == j.m &&
                                     s.acts[a].cols == w.cols && s.acts[a].kind == kind && s.acts[a].gemm == gemm)) {

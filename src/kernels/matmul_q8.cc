@@ -47,7 +47,10 @@ bool set_matmul_act_q8(bool on) {
   return was;
 }
 
-int64_t q8_gemm_min_rows(GgmlType type) { return act_q8_kind(type) == ActQ8Kind::kQ8_256 ? 6 : 4; }
+bool q8_gemm_takes(GgmlType type, int64_t m) {
+  return m >= (act_q8_kind(type) == ActQ8Kind::kQ8_256 ? 6 : 4) &&
+         clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512;
+}
 
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m) {
   if (w.format != WeightFormat::kGgml || m < 1) return false;
@@ -72,8 +75,7 @@ void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, Threa
     });
     return;
   }
-  if (m >= q8_gemm_min_rows(w.type) &&
-      clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512) {
+  if (q8_gemm_takes(w.type, m)) {
     // Integer GEMM: each 16-token group is quantized and packed by one task, then rows split.
     thread_local std::vector<uint8_t> panel_buf;
     const int64_t panel_bytes = q8_gemm_panel_bytes(kind, m, w.cols);

@@ -14,15 +14,16 @@
 
 namespace baleen {
 
-// Smallest m that takes the integer GEMM (kernels/x86/q8_gemm.h, AVX-512) instead of the row-dot
-// kernels for weights of this type; either gives the same bits, this only picks the faster. The
+// Whether m tokens times weights of this type take the integer GEMM (kernels/x86/q8_gemm.h): at the
+// AVX-512 level, from 6 tokens for K-quants and 4 for 32-element blocks; else the row-dot kernels.
+// Either gives the same bits, this only picks the faster. The
 // GEMM's time is nearly flat up to 16 tokens (one group), the row dots' grows with m. Measured
 // (bench/gemm_bench gemm_m, 2 threads, ms, row dots at m / GEMM):
 //   q4_K expert_up 1408x2048:   m=4 0.078 / 0.112, m=6 0.124 / 0.113, m=8 0.156 / 0.114 -> 6
 //   q5_0 expert_down 2048x1408: m=3 0.108 / 0.116, m=4 0.157 / 0.117 -> 4
 //   q8_0 expert_down 2048x1408: m=3 0.096 / 0.109, m=4 0.145 / 0.111 -> 4
 // (MoE prefill gives many experts this few tokens; batched decode gives the dense products m = B.)
-int64_t q8_gemm_min_rows(GgmlType type);
+bool q8_gemm_takes(GgmlType type, int64_t m);
 
 // Whether the integer path applies to w and m (ignores the on/off switch).
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m);

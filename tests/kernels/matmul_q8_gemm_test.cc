@@ -3,9 +3,9 @@
 // the integer GEMM for large m), and each output must not depend on the other rows of the call.
 // For every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
 // m in {1, 3, 4, 5, 6, 8, 9, 13, 17, 33, 80, 100, 512} (odd weight row counts, strided x and y;
-// on AVX-512 the GEMM takes over at q8_gemm_min_rows, 4 for 32-element blocks and 6 for K-quants,
-// and its tile passes are: up to 16 one group, 17 two, 33 three, 80 = 3 + 2, 100 = 3 + 2 + 2,
-// 512 = 10 x 3 + 2):
+// on AVX-512 the GEMM takes over (q8_gemm_takes) at 4 tokens for 32-element blocks and 6 for
+// K-quants, and its tile passes are: up to 16 one group, 17 two, 33 three, 80 = 3 + 2,
+// 100 = 3 + 2 + 2, 512 = 10 x 3 + 2):
 //  1. row t of matmul(x[0..m)) == matmul(x[t]) with m = 1, bit for bit (memcmp);
 //  2. matmul == matmul_q8_ref (scalar reference: same integer block sums, same float operations in
 //     the same order), bit for bit, and so within the NMSE bound of matmul_q8_test.cc (1e-10);

@@ -202,6 +202,46 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
   }
 }
 
+// One activation row (decode): the AVX-512 Q4_K / Q5_K kernel takes whole groups of 16 rows at a
+// time and the row-at-a-time kernel the rest; row ranges with 3 groups and none left over, with
+// groups and a tail, and with only a tail (rows 53, scales and mins drawn per row by make_weights)
+// must each be bit-identical to the scalar reference and write nothing outside their rows.
+TEST_F(Q8Test, OneRowSixteenRowGroupsAndTails) {
+  struct Range {
+    int64_t r0, r1;
+  };
+  for (GgmlType type : int_types()) {
+    for (int64_t cols : cols_for(type)) {
+      const Weights c = make_weights(type, 53, cols, 11u + static_cast<uint32_t>(cols));
+      const ActQ8Kind kind = act_q8_kind(type);
+      const int64_t ab = act_q8_row_bytes(kind, cols);
+      std::mt19937 rng(static_cast<uint32_t>(cols));
+      const std::vector<float> x = make_activations(1, cols, cols, rng);
+      std::vector<uint8_t> act(static_cast<size_t>(ab));
+      quantize_act_q8_ref(kind, x.data(), cols, act.data());
+      std::vector<float> y_ref(53);
+      matmul_q8_ref(c.w, x.data(), 1, y_ref.data());
+      for (DispatchLevel level : supported_levels()) {
+        if (level == DispatchLevel::kScalar) continue;
+        const Q8Kernels k = find_q8_kernels(type, level);
+        for (const Range rg : {Range{3, 51}, Range{5, 40}, Range{0, 53}, Range{40, 53}}) {
+          std::vector<float> y(53, kSentinel);
+          k.rows(c.w, rg.r0, rg.r1, act.data(), ab, 1, y.data(), 53);
+          for (int64_t r = 0; r < 53; ++r) {
+            if (r < rg.r0 || r >= rg.r1) {
+              ASSERT_EQ(y[r], kSentinel) << ggml_type_info(type).name << " row " << r;
+            } else {
+              ASSERT_EQ(y[r], y_ref[r]) << ggml_type_info(type).name << " cols=" << cols << " "
+                                        << dispatch_level_name(level) << " rows [" << rg.r0 << ", " << rg.r1 << ") row "
+                                        << r;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(Q8Test, SwitchGivesExactPathAtAnyM) {
   const Weights c = make_weights(GgmlType::kQ4_K, 21, 512, 3u);
   std::mt19937 rng(4);

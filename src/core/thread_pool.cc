@@ -70,16 +70,28 @@ struct ThreadPool::Impl {
   std::atomic<bool> caller_waiting{false};
   std::atomic<bool> stop{false};
   bool spin = true;  // false when there are more threads than CPUs to run them (spinning would steal)
-  // The current job: chunk k of n_chunks covers [k * n / n_chunks, (k + 1) * n / n_chunks).
+  // The current job: n elements in n_chunks chunks of whole units (run_chunk), claimed through
+  // next_chunk.
   ChunkFn fn = nullptr;
   void* ctx = nullptr;
-  int64_t n = 0;
+  int64_t n = 0, unit = 1;
   int n_chunks = 0;
+  std::atomic<int> next_chunk{0};
 
-  void run_chunk(int k) const {
-    int64_t b = n * k / n_chunks;
-    int64_t e = n * (k + 1) / n_chunks;
-    if (b < e) fn(ctx, b, e, k);
+  // Chunk k of n_chunks: whole units of `unit` elements (the last one also takes the remainder).
+  void run_chunk(int k, int thread) const {
+    const int64_t units = n / unit;
+    const int64_t b = units * k / n_chunks * unit;
+    const int64_t e = k + 1 == n_chunks ? n : units * (k + 1) / n_chunks * unit;
+    if (b < e) fn(ctx, b, e, thread);
+  }
+
+  // Claims chunks until none is left (every participant, the caller included).
+  void run_chunks(int thread) {
+    for (int k = next_chunk.fetch_add(1, std::memory_order_relaxed); k < n_chunks;
+         k = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      run_chunk(k, thread);
+    }
   }
 
   void worker_loop(int index) {
@@ -94,7 +106,7 @@ struct ThreadPool::Impl {
       }
       if (stop.load()) return;
       seen = generation.load();
-      if (index < n_chunks) run_chunk(index);
+      run_chunks(index);
       if (pending.fetch_sub(1) == 1 && caller_waiting.load()) {
         std::lock_guard<std::mutex> lock(mu);
         done_cv.notify_one();
@@ -160,8 +172,8 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
   min_chunk = std::max<int64_t>(1, min_chunk);
   int64_t max_chunks = std::max<int64_t>(1, n / min_chunk);
-  int n_chunks = static_cast<int>(std::min<int64_t>(size(), max_chunks));
-  if (n_chunks == 1) {
+  int n_chunks = static_cast<int>(std::min<int64_t>(int64_t{kChunksPerThread} * size(), max_chunks));
+  if (n_chunks == 1 || impl_->workers.empty()) {  // one thread: one call, no splitting
     fn(ctx, 0, n, 0);
     return;
   }
@@ -169,14 +181,16 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   s.fn = fn;
   s.ctx = ctx;
   s.n = n;
+  s.unit = min_chunk;  // n_chunks <= n / min_chunk: every chunk gets at least one unit
   s.n_chunks = n_chunks;
+  s.next_chunk.store(0, std::memory_order_relaxed);
   s.pending.store(static_cast<int>(s.workers.size()));
   s.generation.fetch_add(1);
   if (s.sleepers.load() > 0) {
     std::lock_guard<std::mutex> lock(s.mu);
     s.start_cv.notify_all();
   }
-  s.run_chunk(0);
+  s.run_chunks(0);
   auto done = [&] { return s.pending.load() == 0; };
   if (!spin_until(s.spin, done)) {
     std::unique_lock<std::mutex> lock(s.mu);

@@ -18,9 +18,16 @@ class ThreadPool {
 
   int size() const;  // threads doing work, caller included
 
-  // Splits [0, n) into contiguous chunks of at least `min_chunk` and calls fn(begin, end, thread)
-  // with thread in [0, size()). Returns when all chunks are done. `fn` is called through a plain
-  // pointer (no std::function), so a call allocates nothing.
+  // Up to this many chunks per thread: the threads claim chunks one at a time, so one that runs
+  // slow (a busy machine, a descheduled vCPU) leaves its remaining chunks to the others.
+  static constexpr int kChunksPerThread = 4;
+
+  // Splits [0, n) into at most kChunksPerThread * size() contiguous chunks of whole multiples of
+  // `min_chunk` (the last chunk also takes the remainder) and calls fn(begin, end, thread) once per
+  // chunk, with thread in [0, size()) the index of the thread running it: one thread may run
+  // several chunks, one after another, never two at once (so per-thread scratch indexed by it is
+  // safe). Returns when all chunks are done. `fn` is called through a plain pointer (no
+  // std::function), so a call allocates nothing. With one thread: a single call fn(0, n, 0).
   template <typename Fn>
   void parallel_for(int64_t n, int64_t min_chunk, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;

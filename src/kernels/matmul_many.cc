@@ -182,20 +182,21 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
     pool.parallel_for(prep_units, 1, prep);
   }
 
-  // Split the rows of all pooled jobs into one contiguous share per thread, by estimated cost.
+  // Split the rows of all pooled jobs into contiguous parts of equal estimated cost, a few per
+  // thread: the pool hands them out one at a time, so a thread that runs slow takes fewer.
   double total = 0.0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (s.plans[i].path != Path::kSeparate) total += s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
   }
   if (total <= 0.0) return;
-  const int n_threads = pool.size();
-  s.cuts.assign(static_cast<size_t>(n_threads) + 1, Cut{jobs.size(), 0});
+  const int n_parts = pool.size() == 1 ? 1 : ThreadPool::kChunksPerThread * pool.size();
+  s.cuts.assign(static_cast<size_t>(n_parts) + 1, Cut{jobs.size(), 0});
   s.cuts[0] = Cut{0, 0};
   {
     double before = 0.0;  // cost of the jobs before i
     size_t i = 0;
-    for (int t = 1; t < n_threads; ++t) {
-      const double target = total * t / n_threads;
+    for (int t = 1; t < n_parts; ++t) {
+      const double target = total * t / n_parts;
       for (; i < jobs.size(); ++i) {
         if (s.plans[i].path == Path::kSeparate) continue;
         const double c = s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
@@ -211,7 +212,7 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   }
   const JobPlan* plans = s.plans.data();
   const Cut* cuts = s.cuts.data();
-  pool.parallel_for(n_threads, 1, [&](int64_t t0, int64_t t1, int) {
+  pool.parallel_for(n_parts, 1, [&](int64_t t0, int64_t t1, int) {
     for (int64_t t = t0; t < t1; ++t) {
       const Cut from = cuts[t], to = cuts[t + 1];
       for (size_t i = from.job; i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); ++i) {

@@ -7,7 +7,10 @@
 // activations, batch invariant, kernels/matmul_bf16.h) and "f32path" (that path off). Each benchmark cycles over enough
 // copies of its weight to exceed 3x the last-level cache, so the figures are DRAM-bound like a real model's decode, and
 // the machine's DRAM read bandwidth (streaming sum, same thread count) is printed first. Levels the CPU lacks are
-// skipped. Single thread by default (kernel speed); BALEEN_BENCH_THREADS=N for a pool. Run: build/bench/matmul_bench
+// skipped. Single thread by default (kernel speed); BALEEN_BENCH_THREADS=N for a pool. BALEEN_BENCH_HOT=1 cycles over
+// one copy (cache-resident: the kernels' compute speed; with BALEEN_BENCH_ROWS=512 BALEEN_BENCH_COLS=2048 it fits L2).
+// BALEEN_AVX512_VARIANT=wide|split picks the AVX-512 kernel variant (kernels/x86/q8_dot.h). Run:
+// build/bench/matmul_bench
 // --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -36,7 +39,13 @@
 namespace baleen {
 namespace {
 
-constexpr int64_t kRows = 4096, kCols = 4096;
+int64_t env_or(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::atoll(v) > 0 ? std::atoll(v) : fallback;
+}
+// The weight's shape: 4096 x 4096, or BALEEN_BENCH_ROWS / BALEEN_BENCH_COLS (multiples of 256).
+const int64_t kRows = env_or("BALEEN_BENCH_ROWS", 4096);
+const int64_t kCols = env_or("BALEEN_BENCH_COLS", 4096);
 
 // Last-level cache size of cpu0 from sysfs (largest "size" of its cache indices); 32 MiB if unknown.
 uint64_t llc_bytes() {
@@ -63,7 +72,9 @@ std::unique_ptr<BenchWeight> make_weight(GgmlType type) {
   auto b = std::make_unique<BenchWeight>();
   const uint64_t row_bytes = ggml_row_bytes(type, kCols);
   const uint64_t matrix_bytes = row_bytes * kRows;
-  b->copies = static_cast<int>(std::max<uint64_t>(1, (3 * llc_bytes() + matrix_bytes - 1) / matrix_bytes));
+  b->copies = std::getenv("BALEEN_BENCH_HOT") != nullptr
+                  ? 1
+                  : static_cast<int>(std::max<uint64_t>(1, (3 * llc_bytes() + matrix_bytes - 1) / matrix_bytes));
   b->bytes.resize(matrix_bytes * static_cast<uint64_t>(b->copies));
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);

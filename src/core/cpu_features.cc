@@ -68,6 +68,13 @@ CpuFeatures detect() {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx512bf16 = f.avx512f && ((eax >> 5) & 1);
   }
+  // AMD family 19h with AVX-512 is Zen 4, whose 256-bit datapaths run each 512-bit operation as
+  // two halves (family = base 0xF + extended 0xA; CPUID.0: "AuthenticAMD" in EBX, EDX, ECX).
+  __cpuid(0, eax, ebx, ecx, edx);
+  const bool amd = ebx == 0x68747541u && edx == 0x69746E65u && ecx == 0x444D4163u;
+  __cpuid(1, eax, ebx, ecx, edx);
+  const unsigned family = ((eax >> 8) & 0xF) + (((eax >> 8) & 0xF) == 0xF ? ((eax >> 20) & 0xFF) : 0);
+  f.avx512_split = f.avx512f && amd && family == 0x19;
   const bool os_tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) + XTILEDATA (18)
   if (amx_cpu && os_tiles && f.avx512f && request_tile_permission()) {
     f.amx_tile = true;

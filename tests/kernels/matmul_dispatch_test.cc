@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -215,6 +216,25 @@ TEST_F(DispatchTest, ForcingALevelClamps) {
   EXPECT_EQ(dispatch_level(), best);
   EXPECT_EQ(set_dispatch_level(DispatchLevel::kScalar), DispatchLevel::kScalar);
   EXPECT_EQ(dispatch_level(), DispatchLevel::kScalar);
+}
+
+// avx512_split (AMD family 19h with AVX-512, i.e. Zen 4), against the kernel's /proc/cpuinfo.
+TEST(CpuFeatures, SplitAvx512MatchesCpuinfo) {
+  FILE* f = std::fopen("/proc/cpuinfo", "r");
+  if (f == nullptr) GTEST_SKIP() << "no /proc/cpuinfo";
+  bool amd = false;
+  int family = -1;
+  char line[512];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "vendor_id", 9) == 0) amd = std::strstr(line, "AuthenticAMD") != nullptr;
+    if (std::strncmp(line, "cpu family", 10) == 0 && family < 0) {
+      const char* colon = std::strchr(line, ':');
+      if (colon != nullptr) family = std::atoi(colon + 1);
+    }
+  }
+  std::fclose(f);
+  EXPECT_EQ(cpu_features().avx512_split, cpu_features().avx512f && amd && family == 25)
+      << "vendor AMD " << amd << ", family " << family;
 }
 
 TEST(CpuFeatures, ParsesLevelNames) {

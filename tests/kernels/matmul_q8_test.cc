@@ -1,6 +1,7 @@
 // Integer-activation path of matmul (kernels/matmul_q8.h, kernels/x86/q8_dot.h,
-// kernels/ref/q8_act.h): for every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
-// m in {1, 2, 3, 4, 5, 8} x several row lengths (odd row counts, strided x and y):
+// kernels/ref/q8_act.h): for every dispatch level this CPU supports (at AVX-512 both kernel variants,
+// wide and split, whichever core this is) x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x m in {1, 2, 3, 4, 5, 8}
+// x several row lengths (odd row counts, strided x and y):
 //  1. the SIMD activation quantizer writes exactly the bytes of quantize_act_q8_ref;
 //  2. matmul (integer path) vs matmul_q8_ref (scalar integer reference): bit-identical at every
 //     level. Both compute the same integer block sums and apply the block scales with the same float
@@ -55,12 +56,36 @@ constexpr float kSentinel = 12345.0f;
 
 class Q8Test : public ::testing::Test {
  protected:
-  void SetUp() override { set_matmul_act_q8(true); }
+  void SetUp() override {
+    set_matmul_act_q8(true);
+    default_variant_ = avx512_variant();
+  }
   void TearDown() override {
     set_dispatch_level(DispatchLevel::kAvx512);
     set_matmul_act_q8(true);
+    set_avx512_variant(default_variant_);
+  }
+  Avx512Variant default_variant_ = Avx512Variant::kWide;
+};
+
+// (level, AVX-512 kernel variant) pairs to run: every supported level, AVX-512 with both variants
+// (they give the same results on any AVX-512 core; only their speed depends on the core).
+struct LevelVariant {
+  DispatchLevel level;
+  Avx512Variant variant;
+  std::string name() const {
+    return std::string(dispatch_level_name(level)) +
+           (level == DispatchLevel::kAvx512 ? (variant == Avx512Variant::kSplit ? "/split" : "/wide") : "");
   }
 };
+std::vector<LevelVariant> levels_and_variants() {
+  std::vector<LevelVariant> out;
+  for (DispatchLevel level : supported_levels()) {
+    out.push_back({level, Avx512Variant::kWide});
+    if (level == DispatchLevel::kAvx512) out.push_back({level, Avx512Variant::kSplit});
+  }
+  return out;
+}
 
 const std::vector<GgmlType>& int_types() {
   static const std::vector<GgmlType> t = {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0,
@@ -68,9 +93,12 @@ const std::vector<GgmlType>& int_types() {
   return t;
 }
 
+// Row lengths: for the split kernels' 8-block (32-element) and 4-block (256-element) steps, a
+// tail alone (1 to 7 blocks), whole steps, and whole steps plus a tail (1408: V2-Lite's expert
+// down, 44 blocks).
 std::vector<int64_t> cols_for(GgmlType t) {
-  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 288, 1024};
-  return {256, 768, 2048};
+  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 288, 416, 480, 1024, 1408};
+  return {256, 768, 1280, 1536, 2048};
 }
 
 using kernel_test::make_activations;
@@ -142,10 +170,12 @@ TEST_F(Q8Test, AllTypesLevelsAndBatchSizes) {
         const double e_exact_ref = nmse(y_q8ref, y_ref, m, w.rows, ys);
         EXPECT_LE(e_exact_ref, bound) << tname << " cols=" << cols << " m=" << m;
         worst_ratio = std::max(worst_ratio, e_exact_ref / p);
-        for (DispatchLevel level : supported_levels()) {
+        for (const LevelVariant lv : levels_and_variants()) {
+          const DispatchLevel level = lv.level;
           ASSERT_EQ(set_dispatch_level(level), level);
+          set_avx512_variant(lv.variant);
           if (level != DispatchLevel::kScalar) {
-            EXPECT_NE(find_q8_kernels(type, level).rows, nullptr) << tname << " " << dispatch_level_name(level);
+            EXPECT_NE(find_q8_kernels(type, level).rows, nullptr) << tname << " " << lv.name();
           }
           std::vector<float> y(y_ref.size(), kSentinel);
           matmul(w, x.data(), m, y.data(), pool(), xs, ys);
@@ -154,14 +184,13 @@ TEST_F(Q8Test, AllTypesLevelsAndBatchSizes) {
           const double e_int = nmse(y, y_q8ref, m, w.rows, ys);
           const double e_exact = nmse(y, y_ref, m, w.rows, ys);
           worst_exact = std::max(worst_exact, e_exact);
-          EXPECT_EQ(e_int, 0.0) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+          EXPECT_EQ(e_int, 0.0) << tname << " cols=" << cols << " " << lv.name() << " m=" << m
                                 << ": not bit-identical to matmul_q8_ref";
-          EXPECT_LE(e_int, kNmseIntMax) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
+          EXPECT_LE(e_int, kNmseIntMax) << tname << " cols=" << cols << " " << lv.name() << " m=" << m
                                         << " vs matmul_q8_ref";
-          EXPECT_LE(e_exact, bound) << tname << " cols=" << cols << " " << dispatch_level_name(level) << " m=" << m
-                                    << " vs matmul_ref";
+          EXPECT_LE(e_exact, bound) << tname << " cols=" << cols << " " << lv.name() << " m=" << m << " vs matmul_ref";
           std::printf("NMSE q8 %s %lldx%lld %s m=%lld: vs int ref %.2e, vs exact %.2e (predicted %.2e)\n", tname,
-                      static_cast<long long>(w.rows), static_cast<long long>(w.cols), dispatch_level_name(level),
+                      static_cast<long long>(w.rows), static_cast<long long>(w.cols), lv.name().c_str(),
                       static_cast<long long>(m), e_int, e_exact, p);
         }
       }
@@ -184,9 +213,10 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
     for (int64_t i = 0; i < m; ++i) quantize_act_q8_ref(kind, x.data() + i * 512, 512, act.data() + i * ab);
     std::vector<float> y_ref(static_cast<size_t>(m * 29));
     matmul_q8_ref(c.w, x.data(), m, y_ref.data());
-    for (DispatchLevel level : supported_levels()) {
-      if (level == DispatchLevel::kScalar) continue;
-      const Q8Kernels k = find_q8_kernels(type, level);
+    for (const LevelVariant lv : levels_and_variants()) {
+      if (lv.level == DispatchLevel::kScalar) continue;
+      set_avx512_variant(lv.variant);
+      const Q8Kernels k = find_q8_kernels(type, lv.level);
       std::vector<float> y(y_ref.size(), kSentinel);
       k.rows(c.w, 7, 20, act.data(), ab, m, y.data(), 29);
       for (int64_t i = 0; i < m; ++i) {
@@ -202,11 +232,12 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
   }
 }
 
-// One activation row (decode): the AVX-512 Q4_K / Q5_K kernel takes whole groups of 16 rows at a
-// time and the row-at-a-time kernel the rest; row ranges with 3 groups and none left over, with
-// groups and a tail, and with only a tail (rows 53, scales and mins drawn per row by make_weights)
-// must each be bit-identical to the scalar reference and write nothing outside their rows.
-TEST_F(Q8Test, OneRowSixteenRowGroupsAndTails) {
+// One activation row (decode): the AVX-512 kernels take rows in groups (wide Q4_K / Q5_K: 16 rows,
+// split: 4 rows of every type, the last group padded) and the rest one at a time; row ranges with
+// whole groups and none left over, with groups and a tail, and with only a tail (rows 53, scales and
+// mins drawn per row by make_weights) must each be bit-identical to the scalar reference and write
+// nothing outside their rows.
+TEST_F(Q8Test, OneRowGroupsAndTails) {
   struct Range {
     int64_t r0, r1;
   };
@@ -221,19 +252,19 @@ TEST_F(Q8Test, OneRowSixteenRowGroupsAndTails) {
       quantize_act_q8_ref(kind, x.data(), cols, act.data());
       std::vector<float> y_ref(53);
       matmul_q8_ref(c.w, x.data(), 1, y_ref.data());
-      for (DispatchLevel level : supported_levels()) {
-        if (level == DispatchLevel::kScalar) continue;
-        const Q8Kernels k = find_q8_kernels(type, level);
-        for (const Range rg : {Range{3, 51}, Range{5, 40}, Range{0, 53}, Range{40, 53}}) {
+      for (const LevelVariant lv : levels_and_variants()) {
+        if (lv.level == DispatchLevel::kScalar) continue;
+        set_avx512_variant(lv.variant);
+        const Q8Kernels k = find_q8_kernels(type, lv.level);
+        for (const Range rg : {Range{3, 51}, Range{5, 40}, Range{0, 53}, Range{40, 53}, Range{10, 12}}) {
           std::vector<float> y(53, kSentinel);
           k.rows(c.w, rg.r0, rg.r1, act.data(), ab, 1, y.data(), 53);
           for (int64_t r = 0; r < 53; ++r) {
             if (r < rg.r0 || r >= rg.r1) {
               ASSERT_EQ(y[r], kSentinel) << ggml_type_info(type).name << " row " << r;
             } else {
-              ASSERT_EQ(y[r], y_ref[r]) << ggml_type_info(type).name << " cols=" << cols << " "
-                                        << dispatch_level_name(level) << " rows [" << rg.r0 << ", " << rg.r1 << ") row "
-                                        << r;
+              ASSERT_EQ(y[r], y_ref[r]) << ggml_type_info(type).name << " cols=" << cols << " " << lv.name()
+                                        << " rows [" << rg.r0 << ", " << rg.r1 << ") row " << r;
             }
           }
         }

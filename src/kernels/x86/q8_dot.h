@@ -30,8 +30,24 @@ struct Q8Kernels {
 // for a type without an integer path.
 Q8Kernels find_q8_kernels(GgmlType type, DispatchLevel level);
 
+// Two sets of AVX-512 kernels with bit-identical results whose speed depends on the core: kWide for
+// cores with 512-bit datapaths (Intel, AMD Zen 5), kSplit for cores that run each 512-bit operation
+// as two 256-bit halves (AMD Zen 4), where one-token products take kernels with fewer shuffles
+// and multiplies per weight byte (q8_rows_split_avx512.cc). The default follows
+// cpu_features().avx512_split; env BALEEN_AVX512_VARIANT=wide|split overrides it (benchmarks), and
+// set_avx512_variant switches it (tests; not while kernels run on other threads).
+enum class Avx512Variant { kWide, kSplit };
+Avx512Variant avx512_variant();
+void set_avx512_variant(Avx512Variant variant);
+
 // Per-ISA tables. Only call them when the CPU supports the ISA.
 Q8Kernels q8_kernels_avx2(GgmlType type);
-Q8Kernels q8_kernels_avx512(GgmlType type);
+Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant);
+
+// kSplit's one-token rows: y[r] = dot(W[r, :], the one activation row at act) for r0 <= r < r1;
+// w.type Q4_K or Q5_K (k45_) or Q4_0, Q5_0, Q8_0 (q32_). Same results as the other kernels
+// (bit-identical to dot_q8_ref).
+void k45_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
+void q32_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
 
 }  // namespace baleen

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "kernels/x86/k45_codes_avx512.h"
+#include "kernels/x86/k4_scales.h"
+#include "kernels/x86/q32_codes_avx512.h"
 #include "kernels/x86/q8_dot.h"
 
 namespace baleen {
@@ -16,22 +18,6 @@ namespace {
 
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
 inline __m256i dpwssd(__m256i acc, __m256i a, __m256i b) { return _mm256_dpwssd_epi32(acc, a, b); }
-// One 128-bit load broadcast to both halves, the high half shifted right by 4 (vpsrlvw).
-inline __m256i nibbles_lo_hi(const uint8_t* q) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-  const __m256i shift = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4);
-  return _mm256_and_si256(_mm256_srlv_epi16(v, shift), _mm256_set1_epi8(0x0F));
-}
-// The bits straight into a byte mask (kmovd), then a masked add.
-inline __m256i add_bit4(__m256i v, uint32_t bits) {
-  return _mm256_mask_add_epi8(v, static_cast<__mmask32>(bits), v, _mm256_set1_epi8(0x10));
-}
-// VNNI accumulates in int32 without saturation, so Q8_0 can take q + 128 as the unsigned side.
-constexpr int kQ8_0Offset = 128;
-inline __m256i q8_0_decode(const uint8_t* q) {
-  return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)),
-                          _mm256_set1_epi8(static_cast<char>(0x80)));
-}
 inline __m256i q8_0_dot(__m256i u, const int8_t* a) {
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
 }
@@ -202,14 +188,41 @@ void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
   rows_entry<K45Dot512<kQ5>, 256>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
 }
 
+// kSplit: one activation row through k45_one_row_split_avx512, more through K45Dot512.
+template <bool kQ5>
+void k45_rows_split(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int64_t m,
+                    float* y, int64_t y_stride) {
+  if (m == 1) {
+    k45_one_row_split_avx512(w, r0, r1, act, y);
+    return;
+  }
+  rows_entry<K45Dot512<kQ5>, 256>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
+}
+
+// kSplit: one activation row through q32_one_row_split_avx512, more through Dot32.
+template <class B>
+void rows32_split(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int64_t m,
+                  float* y, int64_t y_stride) {
+  if (m == 1) {
+    q32_one_row_split_avx512(w, r0, r1, act, y);
+    return;
+  }
+  rows32<B>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
+}
+
 }  // namespace
 
-Q8Kernels q8_kernels_avx512(GgmlType type) {
+Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant) {
   Q8Kernels k;
   k.rows = lookup<K45Dot512>(type);
-  // One-token products of K-quant 4/5-bit rows go 16 rows at a time (same results).
-  if (type == GgmlType::kQ4_K) k.rows = &k45_rows<false>;
-  if (type == GgmlType::kQ5_K) k.rows = &k45_rows<true>;
+  // One-token products of K-quant 4/5-bit rows: 16 rows at a time on wide cores, 4 (sharing
+  // activation loads, float steps batched) on split ones; same results.
+  const bool split = variant == Avx512Variant::kSplit;
+  if (type == GgmlType::kQ4_K) k.rows = split ? &k45_rows_split<false> : &k45_rows<false>;
+  if (type == GgmlType::kQ5_K) k.rows = split ? &k45_rows_split<true> : &k45_rows<true>;
+  if (split && type == GgmlType::kQ8_0) k.rows = &rows32_split<Q8_0B>;
+  if (split && type == GgmlType::kQ4_0) k.rows = &rows32_split<Q4_0B>;
+  if (split && type == GgmlType::kQ5_0) k.rows = &rows32_split<Q5_0B>;
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/x86/k45_codes_avx512.h"
+#include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q8_gemm.h"
 
 namespace baleen {
@@ -84,19 +85,6 @@ __m256i decode_q5_0(const uint8_t* b) {
   const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bits), bits), _mm256_set1_epi8(0x10));
   const __m128i q = load16(b + 6);
   return _mm256_or_si256(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask)), hi);
-}
-
-// Same bits as unpack_k4_scale_min (kernels/ref/dequant.h), 8 scales and 8 mins as bytes.
-void k4_scales_mins(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
-  uint32_t w0, w1, w2;
-  std::memcpy(&w0, s, 4);
-  std::memcpy(&w1, s + 4, 4);
-  std::memcpy(&w2, s + 8, 4);
-  const uint32_t sc_lo = w0 & 0x3F3F3F3Fu, mn_lo = w1 & 0x3F3F3F3Fu;
-  const uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u);
-  const uint32_t mn_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u);
-  *scales = sc_lo | (static_cast<uint64_t>(sc_hi) << 32);
-  *mins = mn_lo | (static_cast<uint64_t>(mn_hi) << 32);
 }
 
 inline int32_t pair16(int a, int b) {

@@ -1,0 +1,480 @@
+// One-token (m = 1) integer row kernels for AVX-512 cores that run each 512-bit operation as two
+// 256-bit halves (AMD Zen 4: Avx512Variant::kSplit of kernels/x86/q8_dot.h). Measured there (2-core
+// Zen 4 VM, bench/matmul_bench and stand-alone loops): one 512-bit load, one multiply (vpdpbusd,
+// vpdpwssd, vpmaddubsw) and one shuffle per cycle, about two 512-bit operations of any kind per
+// cycle in all. So a row at a time is bound by re-loading the activations, and the wide kernels'
+// per-block shuffles and horizontal sums cost more than their multiplies. Here, for every type:
+//  - 4 weight rows per pass, each activation block loaded once for the 4;
+//  - the block sums of 4 rows x several blocks reduced together (transposing add trees), the float
+//    steps as vectors, and the 4 rows' running sums advanced together, one block at a time;
+//  - the next 4 rows prefetched into L2 in step: 4 interleaved row streams are not followed by the
+//    hardware prefetchers (one thread streaming a Q4_K matrix from DRAM: 11 GB/s without, 21 with).
+// Q4_K / Q5_K: u8 codes times s8 activation codes by vpdpbusd (4 per 256-element block), the
+// sub-block scales applied once per 64 elements (packs to int16, then vpmaddwd / vpdpwssd), the
+// activation codes permuted once per call to the weights' qs byte order (no per-block lane
+// shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
+// Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block, 8 blocks per step, the block scales picked
+// from the row bytes with vpermt2w.
+// The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
+// formed with the reference's operations and added to its running sum block by block, in block
+// order: the outputs are bit-identical to dot_q8_ref.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/ref/q8_act.h"
+#include "kernels/x86/k45_codes_avx512.h"
+#include "kernels/x86/q32_codes_avx512.h"
+#include "kernels/x86/q8_dot.h"
+
+namespace baleen {
+namespace {
+
+constexpr int kRows = 4;  // weight rows per pass: one 128-bit lane each in the header vectors
+constexpr int kStep = 4;  // blocks per reduction step
+
+inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+
+// Per call (per calling thread, grown as needed) activation layout of the 256-element kinds.
+struct Act256 {
+  const uint8_t* codes;  // [nb][256], 64-byte aligned: per half h, sub-blocks 4h | 4h + 2 (the
+                         // weights' low nibbles), then 4h + 1 | 4h + 3 (high nibbles)
+  const int16_t* sum32;  // [nb rounded up to kStep][8], 0 past nb
+  const float* da;       // [nb rounded up to kStep], 0 past nb
+};
+
+Act256 act256_layout(const ActQ8_256* act, int64_t nb) {
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<int16_t> sum32;
+  thread_local std::vector<float> da;
+  const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
+  if (static_cast<int64_t>(da.size()) < nbs) {
+    // At least 32768 columns' worth, so steady-state calls allocate nothing.
+    const auto n = static_cast<size_t>(std::max<int64_t>(nbs, 128));
+    codes.resize(n * 256 + 64);
+    sum32.resize(n * 8);
+    da.resize(n);
+  }
+  uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
+  for (int64_t i = 0; i < nbs; ++i) {
+    if (i >= nb) {
+      std::fill_n(sum32.data() + i * 8, 8, int16_t{0});
+      da[static_cast<size_t>(i)] = 0.0f;
+      continue;
+    }
+    const ActQ8_256& a = act[i];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i a0 = _mm512_loadu_si512(a.q + 128 * h), a1 = _mm512_loadu_si512(a.q + 128 * h + 64);
+      _mm512_store_si512(c + 256 * i + 128 * h, _mm512_shuffle_i64x2(a0, a1, 0x44));
+      _mm512_store_si512(c + 256 * i + 128 * h + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
+    }
+    std::memcpy(sum32.data() + i * 8, a.sum32, 16);
+    da[static_cast<size_t>(i)] = a.d;
+  }
+  return Act256{c, sum32.data(), da.data()};
+}
+
+// Per 128-bit lane of a and b (4 int32 each): [a0 + a2, b0 + b2, a1 + a3, b1 + b3].
+inline __m512i fold32(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+// Per 128-bit lane of x and y (as fold32 leaves them): [x0 + x2, x1 + x3, y0 + y2, y1 + y3].
+inline __m512i fold64(__m512i x, __m512i y) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(x, y), _mm512_unpackhi_epi64(x, y));
+}
+// z[r] (r < 4): per 128-bit lane k, 4 partial sums of blocks 0..3 of row r -> 128-bit lane r =
+// row r's 4 block sums (the 4 lanes of z[r] added).
+inline __m512i gather_rows(const __m512i* z) {
+  const __m512i u01 = _mm512_add_epi32(_mm512_shuffle_i64x2(z[0], z[1], 0x44), _mm512_shuffle_i64x2(z[0], z[1], 0xEE));
+  const __m512i u23 = _mm512_add_epi32(_mm512_shuffle_i64x2(z[2], z[3], 0x44), _mm512_shuffle_i64x2(z[2], z[3], 0xEE));
+  return _mm512_add_epi32(_mm512_shuffle_i64x2(u01, u23, 0x88), _mm512_shuffle_i64x2(u01, u23, 0xDD));
+}
+
+// tt: per 128-bit lane e, element r: row r's float term of block e. acc (lane r: row r's running
+// sum) + block 0's terms, then block 1's, ... up to block n - 1 (n <= 4): each row's additions in
+// block order, 4 rows per instruction.
+inline void add_rows(__m512 tt, int n, __m128* acc) {
+  *acc = _mm_add_ps(*acc, _mm512_castps512_ps128(tt));
+  if (n > 1) *acc = _mm_add_ps(*acc, _mm512_extractf32x4_ps(tt, 1));
+  if (n > 2) *acc = _mm_add_ps(*acc, _mm512_extractf32x4_ps(tt, 2));
+  if (n > 3) *acc = _mm_add_ps(*acc, _mm512_extractf32x4_ps(tt, 3));
+}
+
+// The same for t with lane r, element e = row r's term of block e.
+inline void add_blocks(__m512 t, int n, __m128* acc) {
+  add_rows(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), t), n, acc);
+}
+
+// Q4_K (144 B / 256) and Q5_K (176 B / 256): [0] f16 d, [2] f16 dmin, [4..16) scales and mins,
+// Q5_K [16..48) qh, then qs (kernels/ref/dequant.cc). S = sum_s sc_s sum(q a), M = sum_s mn_s sum32_s.
+template <bool kQ5>
+struct K45Rows4 {
+  static constexpr int kBytes = kQ5 ? 176 : 144;
+
+  // The constants of the block step.
+  struct Consts {
+    __m512i sh_a, sh_b, a_shift, m1, m2, mins_to_16, sel0, sel1, sel2, sel3;
+    Consts() {
+      // Header decode, one row per 128-bit lane of 16 header bytes: w0, w1, w2 = the scale field's
+      // words at bytes 4, 8, 12. A = [w0, w2, w1, w2 >> 4], B = [0, w0 >> 2, 0, w1 >> 2];
+      // (A & m1) | (B & 0x30) = bytes 0..7 the scales, 8..15 the mins (the bits of k4_scales_mins).
+      sh_a = _mm512_broadcast_i32x4(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+      sh_b = _mm512_broadcast_i32x4(_mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+      a_shift = _mm512_broadcast_i32x4(_mm_setr_epi32(0, 0, 0, 4));
+      m1 = _mm512_broadcast_i32x4(_mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+      m2 = _mm512_set1_epi8(0x30);
+      mins_to_16 = _mm512_broadcast_i32x4(_mm_setr_epi8(8, -1, 9, -1, 10, -1, 11, -1, 12, -1, 13, -1, 14, -1, 15, -1));
+      // The int16 scales of packs(P_lo, P_hi) for half 0: in 128-bit lanes 0 and 1 int16 0-3 come
+      // from sub-block 0 and 4-7 from sub-block 1, in lanes 2 and 3 from sub-blocks 2 and 3
+      // (pshufb index into the scale bytes, -1: zero high byte); half 1 (sel1): sub-blocks + 4;
+      // sel2 and sel3: the same for the odd row, whose scales are bytes 8-15.
+      alignas(64) static constexpr int8_t kSel0[64] = {0, -1, 0, -1, 0, -1, 0, -1, 1, -1, 1, -1, 1, -1, 1, -1,
+                                                       0, -1, 0, -1, 0, -1, 0, -1, 1, -1, 1, -1, 1, -1, 1, -1,
+                                                       2, -1, 2, -1, 2, -1, 2, -1, 3, -1, 3, -1, 3, -1, 3, -1,
+                                                       2, -1, 2, -1, 2, -1, 2, -1, 3, -1, 3, -1, 3, -1, 3, -1};
+      sel0 = _mm512_load_si512(kSel0);
+      sel1 = _mm512_add_epi16(sel0, _mm512_set1_epi16(4));
+      sel2 = _mm512_add_epi16(sel0, _mm512_set1_epi16(8));
+      sel3 = _mm512_add_epi16(sel0, _mm512_set1_epi16(12));
+    }
+  };
+
+  // Block i of the 4 rows: s[r] (16 lanes summing to S of row r), mq (128-bit lane r: 4 partial
+  // sums of M of row r), hd (128-bit lane r: row r's first 16 block bytes).
+  struct Block {
+    __m512i s[kRows], mq, hd;
+  };
+
+  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const Act256& act,
+                                                   const Consts& c) {
+    Block o;
+    const int64_t off = i * kBytes;
+    __m512i h = _mm512_castsi128_si512(load16(row[0] + off));
+    h = _mm512_inserti32x4(h, load16(row[1] + off), 1);
+    h = _mm512_inserti32x4(h, load16(row[2] + off), 2);
+    h = _mm512_inserti32x4(h, load16(row[3] + off), 3);
+    o.hd = h;
+    const __m512i sa = _mm512_srlv_epi32(_mm512_shuffle_epi8(h, c.sh_a), c.a_shift);
+    const __m512i sb = _mm512_srli_epi32(_mm512_shuffle_epi8(h, c.sh_b), 2);
+    const __m512i sm = _mm512_ternarylogic_epi32(_mm512_and_si512(sa, c.m1), sb, c.m2, 0xF8);  // a | (b & c)
+    o.mq = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, c.mins_to_16), _mm512_broadcast_i32x4(load16(act.sum32 + 8 * i)));
+    // The 8 scale bytes of rows 0 and 1 (sm01: bytes 0-7 row 0, 8-15 row 1) and of rows 2 and 3
+    // (sm23) in every 128-bit lane.
+    const __m512i sm01 = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 0, 2, 0, 2, 0, 2), sm);
+    const __m512i sm23 = _mm512_permutexvar_epi64(_mm512_setr_epi64(4, 6, 4, 6, 4, 6, 4, 6), sm);
+    const uint8_t* ac = act.codes + i * 256;
+    const __m512i a0 = _mm512_load_si512(ac), a1 = _mm512_load_si512(ac + 64);
+    const __m512i a2 = _mm512_load_si512(ac + 128), a3 = _mm512_load_si512(ac + 192);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i smr = r < 2 ? sm01 : sm23;
+      __m512i lo0, hi0, lo1, hi1;
+      k45_codes_half_avx512<kQ5>(row[r] + off, 0, &lo0, &hi0);
+      k45_codes_half_avx512<kQ5>(row[r] + off, 1, &lo1, &hi1);
+      // Each lane sums 4 products, |.| <= 4 * 31 * 127 < 2^15: packs is exact.
+      const __m512i p0 = _mm512_packs_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, a0),
+                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi0, a1));
+      const __m512i p1 = _mm512_packs_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo1, a2),
+                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi1, a3));
+      o.s[r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel0 : c.sel2)), p1,
+                                   _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel1 : c.sel3));
+    }
+    return o;
+  }
+
+  // 4 blocks from i0 (blocks >= n read nothing and count zero): per 128-bit lane r, element e:
+  // S, M and the header word (d | dmin << 16) of row r, block i0 + e. The sums are folded in pairs
+  // of blocks as they come, so that few vectors are live.
+  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256& act,
+                                                 const Consts& c, __m512i* S, __m512i* M, __m512i* D) {
+    __m512i xs[2][kRows], xm[2], xd[2];
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      Block b0, b1;
+      if (2 * p < n) {
+        b0 = block(row, i0 + 2 * p, act, c);
+      } else {
+        for (int r = 0; r < kRows; ++r) b0.s[r] = _mm512_setzero_si512();
+        b0.mq = b0.hd = _mm512_setzero_si512();
+      }
+      if (2 * p + 1 < n) {
+        b1 = block(row, i0 + 2 * p + 1, act, c);
+      } else {
+        for (int r = 0; r < kRows; ++r) b1.s[r] = _mm512_setzero_si512();
+        b1.mq = b1.hd = _mm512_setzero_si512();
+      }
+      for (int r = 0; r < kRows; ++r) xs[p][r] = fold32(b0.s[r], b1.s[r]);
+      xm[p] = fold32(b0.mq, b1.mq);
+      xd[p] = _mm512_unpacklo_epi32(b0.hd, b1.hd);
+    }
+    __m512i z[kRows];
+    for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][r], xs[1][r]);
+    *S = gather_rows(z);
+    *M = fold64(xm[0], xm[1]);
+    *D = _mm512_unpacklo_epi64(xd[0], xd[1]);
+  }
+
+  // Rows row[r] (r < kRows; nb blocks each) times `act`; out[r]. `pf`, `pf_bytes`: memory to
+  // prefetch into L2 over the pass (the next rows), nullptr for none.
+  static void run(const uint8_t* const* row, const Act256& act, int64_t nb, const char* pf, int64_t pf_bytes,
+                  float* out) {
+    const Consts c;
+    __m128 acc = _mm_setzero_ps();  // lane r: row r's running sum
+    for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
+      const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
+      if (pf != nullptr) {
+        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
+          _mm_prefetch(pf + o, _MM_HINT_T1);
+        }
+      }
+      __m512i S, M, D;
+      if (n == kStep) {
+        step(row, i0, kStep, act, c, &S, &M, &D);
+      } else {
+        step(row, i0, n, act, c, &S, &M, &D);
+      }
+      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(D));
+      const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
+      const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act.da + i0));
+      const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S)),
+                                     _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(M)));
+      add_blocks(t, n, &acc);
+    }
+    _mm_storeu_ps(out, acc);
+  }
+};
+
+// ---- 32-element blocks: Q8_0, Q4_0, Q5_0 ----
+
+// Per call activation layout of the 32-element kind for a weight type with code offset `off`.
+struct Act32L {
+  const uint8_t* codes;  // [nb8][32], 32-byte aligned
+  const float* da;       // [nb8], 0 past nb
+  const int32_t* bias;   // [nb8]: -off * sum(a), 0 past nb
+};
+
+Act32L act32_layout(const ActQ8_32* act, int64_t nb, int off) {
+  thread_local std::vector<uint8_t> codes;
+  thread_local std::vector<float> da;
+  thread_local std::vector<int32_t> bias;
+  const int64_t nb8 = (nb + 7) / 8 * 8;
+  if (static_cast<int64_t>(da.size()) < nb8) {
+    const auto n = static_cast<size_t>(std::max<int64_t>(nb8, 1024));  // >= 32768 columns
+    codes.resize(n * 32 + 32);
+    da.resize(n);
+    bias.resize(n);
+  }
+  uint8_t* c = codes.data() + (32 - reinterpret_cast<uintptr_t>(codes.data()) % 32) % 32;
+  for (int64_t i = 0; i < nb8; ++i) {
+    if (i < nb) {
+      std::memcpy(c + 32 * i, act[i].q, 32);
+      da[static_cast<size_t>(i)] = act[i].d;
+      bias[static_cast<size_t>(i)] = -off * static_cast<int32_t>(act[i].sum);
+    } else {
+      da[static_cast<size_t>(i)] = 0.0f;
+      bias[static_cast<size_t>(i)] = 0;
+    }
+  }
+  return Act32L{c, da.data(), bias.data()};
+}
+
+// 256-bit versions of fold32 / fold64.
+inline __m256i fold32(__m256i a, __m256i b) {
+  return _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+}
+inline __m256i fold64(__m256i x, __m256i y) {
+  return _mm256_add_epi32(_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+}
+
+// Lane j of the result = the sum of the 8 int32 lanes of v[j].
+inline __m256i sum8x8(const __m256i* v) {
+  const __m256i y0 = fold64(fold32(v[0], v[1]), fold32(v[2], v[3]));
+  const __m256i y1 = fold64(fold32(v[4], v[5]), fold32(v[6], v[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(y0, y1, 0x20), _mm256_permute2x128_si256(y0, y1, 0x31));
+}
+
+// The f16 scales d of blocks 0..n-1 (n <= 8) at b + kBytes j, 0 past n: words picked from at most
+// two 128-byte windows (vpermt2w), read with masked loads so that nothing past the blocks is read.
+template <int kBytes>
+struct BlockScales8 {
+  static constexpr int kJ1 = std::min(8, 126 / kBytes + 1);  // blocks whose d lies in bytes [0, 128)
+  // Word index of block j's d in window 1 (j < kJ1) or window 2 (from block kJ1; j >= kJ1).
+  struct Idx {
+    alignas(64) int16_t w1[32];
+    alignas(64) int16_t w2[32];
+  };
+  static constexpr Idx make_idx() {
+    Idx x{};
+    for (int j = 0; j < 8; ++j) {
+      if (j < kJ1) {
+        x.w1[j] = static_cast<int16_t>(kBytes * j / 2);
+      } else {
+        x.w2[j] = static_cast<int16_t>(kBytes * (j - kJ1) / 2);
+      }
+    }
+    return x;
+  }
+  static constexpr Idx kIdx = make_idx();
+
+  static __m128i window(const uint8_t* p, int words, const int16_t* idx) {
+    const __mmask32 m0 = words >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((uint64_t{1} << words) - 1);
+    const __mmask32 m1 = words <= 32 ? 0 : static_cast<__mmask32>((uint64_t{1} << (words - 32)) - 1);
+    const __m512i lo = _mm512_maskz_loadu_epi16(m0, p), hi = _mm512_maskz_loadu_epi16(m1, p + 64);
+    return _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, _mm512_load_si512(idx), hi));
+  }
+
+  // All 8 blocks: plain loads of two windows inside the 8 blocks' bytes (masked loads and runtime
+  // masks cost more).
+  static constexpr int kSpan = 8 * kBytes;
+  static constexpr int kB2 = std::min(kBytes * kJ1, kSpan - 128);  // window 2: [kB2, kB2 + 128)
+  static constexpr Idx make_idx8() {
+    Idx x{};
+    for (int j = 0; j < 8; ++j) {
+      x.w1[j] = static_cast<int16_t>(j < kJ1 ? kBytes * j / 2 : 0);
+      x.w2[j] = static_cast<int16_t>(j < kJ1 ? 0 : (kBytes * j - kB2) / 2);
+    }
+    return x;
+  }
+  static constexpr Idx kIdx8 = make_idx8();
+  static_assert(kJ1 == 8 || (kB2 >= 0 && kB2 <= kBytes * kJ1 && 7 * kBytes + 2 <= kB2 + 128), "window 2");
+  static __m128i get8(const uint8_t* b) {
+    const __m512i lo = _mm512_loadu_si512(b), hi = _mm512_loadu_si512(b + 64);
+    __m128i d = _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, _mm512_load_si512(kIdx8.w1), hi));
+    if constexpr (kJ1 < 8) {
+      const __m512i lo2 = _mm512_loadu_si512(b + kB2), hi2 = _mm512_loadu_si512(b + kB2 + 64);
+      const __m128i d2 = _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo2, _mm512_load_si512(kIdx8.w2), hi2));
+      d = _mm_mask_mov_epi16(d, static_cast<__mmask8>(0xFF << kJ1), d2);
+    }
+    return d;
+  }
+
+  static __m128i get(const uint8_t* b, int n) {
+    if (n == 8) return get8(b);
+    const int n1 = std::min(n, kJ1);
+    __m128i d = window(b, (kBytes * (n1 - 1) + 2) / 2, kIdx.w1);
+    if (n > kJ1) {
+      const __m128i d2 = window(b + kBytes * kJ1, (kBytes * (n - kJ1 - 1) + 2) / 2, kIdx.w2);
+      d = _mm_mask_mov_epi16(d, static_cast<__mmask8>(0xFF << kJ1), d2);
+    }
+    return _mm_maskz_mov_epi16(static_cast<__mmask8>((1u << n) - 1), d);
+  }
+};
+
+// 4 weight rows x 8 blocks per step: one 256-bit vpdpbusd per block and row, each row's 8 block
+// sums reduced together (sum8x8), the float steps (dw da) float(S) as vectors, then the 4 rows'
+// running sums advanced block by block (add_blocks' order).
+template <class B>
+struct Q32Rows4 {
+  static void run(const uint8_t* const* row, const Act32L& act, int64_t nb, const char* pf, int64_t pf_bytes,
+                  float* out) {
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t i0 = 0; i0 < nb; i0 += 8) {
+      const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
+      if (pf != nullptr) {
+        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
+          _mm_prefetch(pf + o, _MM_HINT_T1);
+        }
+      }
+      const __m256 da = _mm256_loadu_ps(act.da + i0);
+      const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0));
+      __m256 t[kRows];
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) {
+        const uint8_t* b = row[r] + i0 * B::kBytes;
+        __m256i v[8];
+        if (n == 8) {
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) {
+            v[j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), B::decode(b + j * B::kBytes),
+                                       _mm256_load_si256(reinterpret_cast<const __m256i*>(act.codes + 32 * (i0 + j))));
+          }
+        } else {
+          for (int j = 0; j < 8; ++j) {
+            v[j] = j < n ? _mm256_dpbusd_epi32(
+                               _mm256_setzero_si256(), B::decode(b + j * B::kBytes),
+                               _mm256_load_si256(reinterpret_cast<const __m256i*>(act.codes + 32 * (i0 + j))))
+                         : _mm256_setzero_si256();
+          }
+        }
+        const __m256i S = _mm256_add_epi32(sum8x8(v), bias);
+        const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(b, n));
+        t[r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(S));
+      }
+      // To 128-bit lanes of 4 rows, blocks 0..3 then 4..7.
+      const auto pair = [](__m256 a, __m256 b) {
+        return _mm512_castpd_ps(
+            _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
+      };
+      const __m512 t01 = pair(t[0], t[1]), t23 = pair(t[2], t[3]);
+      const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+      const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
+      add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), &acc);
+      if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, &acc);
+    }
+    _mm_storeu_ps(out, acc);
+  }
+};
+
+template <class B>
+void q32_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act32L& act, float* y) {
+  const int64_t nb = w.cols / 32;
+  const auto stride = static_cast<int64_t>(w.row_stride);
+  for (int64_t r = r0; r < r1; r += kRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
+    const uint8_t* rows[kRows];
+    for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
+    const char* pf = r + 2 * kRows <= r1 ? reinterpret_cast<const char*>(rows[0] + kRows * stride) : nullptr;
+    float out[kRows];
+    Q32Rows4<B>::run(rows, act, nb, pf, kRows * stride, out);
+    std::copy_n(out, nr, y + r);
+  }
+}
+
+template <bool kQ5>
+void k45_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act256& act, float* y) {
+  const int64_t nb = w.cols / 256;
+  const auto stride = static_cast<int64_t>(w.row_stride);
+  for (int64_t r = r0; r < r1; r += kRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
+    // A short last pass repeats its last row in the missing lanes (computed, not stored).
+    const uint8_t* rows[kRows];
+    for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
+    const char* pf = r + 2 * kRows <= r1 ? reinterpret_cast<const char*>(rows[0] + kRows * stride) : nullptr;
+    float out[kRows];
+    K45Rows4<kQ5>::run(rows, act, nb, pf, kRows * stride, out);
+    std::copy_n(out, nr, y + r);
+  }
+}
+
+}  // namespace
+
+void q32_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  if (r0 >= r1) return;
+  const auto* a = reinterpret_cast<const ActQ8_32*>(act);
+  const int64_t nb = w.cols / 32;
+  switch (w.type) {
+    case GgmlType::kQ8_0:
+      return q32_one_row<Q8_0Codes>(w, r0, r1, act32_layout(a, nb, Q8_0Codes::kOffset), y);
+    case GgmlType::kQ4_0:
+      return q32_one_row<Q4_0Codes>(w, r0, r1, act32_layout(a, nb, Q4_0Codes::kOffset), y);
+    case GgmlType::kQ5_0:
+      return q32_one_row<Q5_0Codes>(w, r0, r1, act32_layout(a, nb, Q5_0Codes::kOffset), y);
+    default:
+      return;
+  }
+}
+
+void k45_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  if (r0 >= r1) return;
+  const Act256 a = act256_layout(reinterpret_cast<const ActQ8_256*>(act), w.cols / 256);
+  if (w.type == GgmlType::kQ5_K) {
+    k45_one_row<true>(w, r0, r1, a, y);
+  } else {
+    k45_one_row<false>(w, r0, r1, a, y);
+  }
+}
+
+}  // namespace baleen

@@ -29,13 +29,6 @@ inline float f16_at(const uint8_t* p) {
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
-inline __m512i bcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512(p); }
-inline __m512 loadf(const uint8_t* p) { return _mm512_loadu_ps(p); }
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline void store32(uint8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
@@ -168,16 +161,41 @@ void unpack_row(GgmlType type, const uint8_t* b, Unpacked& U, int64_t j) {
   }
 }
 
-// ---- register tiles: R weight rows x TV groups of 16 tokens over all blocks ----
+// ---- register tiles: R weight rows x (TV groups of 16 tokens [+ one group's first 8]) ----
 
-// The K-quant tiles' float accumulators facc[R][TV] live in registers for up to 8 of them. Larger
-// tiles keep them in memory (read and written once per 256-element block; the barrier stops the
-// compiler from promoting them), so that the integer accumulators of the block loop (S and P,
-// 2 R TV) keep the 32 vector registers. (tile32 keeps its own: its blocks are 8x shorter, and
-// the compiler's spills measured faster there than a round trip per block; bench/gemm_bench.)
-template <int R, int TV>
-[[gnu::always_inline]] inline void facc_to_memory(__m512 (&facc)[R][TV]) {
-  if constexpr (R * TV > 8) asm volatile("" : : "r"(&facc[0][0]) : "memory");
+// A tile's vectors: TV 512-bit ones (16 tokens each) and, with kH, one 256-bit one for a last group
+// of at most 8 tokens (the first 32 bytes of each 64-byte panel row), which would otherwise cost a
+// whole group's multiplies. The 256-bit products reuse the 512-bit broadcast weights.
+template <int TV, bool kH>
+struct Acc {
+  __m512i z[TV > 0 ? TV : 1];
+  __m256i y;
+};
+template <int TV, bool kH>
+struct AccF {
+  __m512 z[TV > 0 ? TV : 1];
+  __m256 y;
+};
+
+// The K-quant tiles' float accumulators live in registers for up to 8 of them. Larger tiles keep
+// them in memory (read and written once per 256-element block; the barrier stops the compiler from
+// promoting them), so that the integer accumulators of the block loop (S and P, 2 R TV) keep the 32
+// vector registers. (tile32 keeps its own: its blocks are 8x shorter, and the compiler's spills
+// measured faster there than a round trip per block; bench/gemm_bench.)
+template <int R, int TV, bool kH>
+[[gnu::always_inline]] inline void facc_to_memory(AccF<TV, kH> (&facc)[R]) {
+  if constexpr (R * (TV + (kH ? 1 : 0)) > 8) asm volatile("" : : "r"(&facc[0]) : "memory");
+}
+
+template <int TV, bool kH>
+[[gnu::always_inline]] inline void zero(Acc<TV, kH>& a) {
+  for (int v = 0; v < TV; ++v) a.z[v] = _mm512_setzero_si512();
+  if constexpr (kH) a.y = _mm256_setzero_si256();
+}
+template <int TV, bool kH>
+[[gnu::always_inline]] inline void zero(AccF<TV, kH>& a) {
+  for (int v = 0; v < TV; ++v) a.z[v] = _mm512_setzero_ps();
+  if constexpr (kH) a.y = _mm256_setzero_ps();
 }
 
 struct Tile {
@@ -191,169 +209,213 @@ struct Tile {
   int64_t nb;
 };
 
-// P[r][v] = sum over k4 < NK4 of the 4-byte weight groups at t.u[r] + uoff + 4 k4 (broadcast) dotted
+// The tile's activation vectors at panel offset `off` of each group (group TV: the 256-bit one).
+template <int TV, bool kH>
+[[gnu::always_inline]] inline Acc<TV, kH> load_groups(const Tile& t, const uint8_t* pb, int64_t off) {
+  Acc<TV, kH> a;
+  for (int v = 0; v < TV; ++v) a.z[v] = _mm512_loadu_si512(pb + v * t.gstride + off);
+  if constexpr (kH) a.y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pb + TV * t.gstride + off));
+  return a;
+}
+
+// P[r] = sum over k4 < NK4 of the 4-byte weight groups at t.u[r] + uoff + 4 k4 (broadcast) dotted
 // (vpdpbusd) with the token panel at pb + v * gstride + aoff + 64 k4.
-template <int R, int TV, int NK4>
+template <int R, int TV, bool kH, int NK4>
 [[gnu::always_inline]] inline void dot_groups(const Tile& t, const uint8_t* pb, int64_t uoff, int64_t aoff,
-                                              __m512i (&P)[R][TV]) {
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) P[r][v] = _mm512_setzero_si512();
+                                              Acc<TV, kH> (&P)[R]) {
+  for (int r = 0; r < R; ++r) zero(P[r]);
   for (int k4 = 0; k4 < NK4; ++k4) {
-    __m512i a[TV];
-    for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + aoff + 64 * k4);
+    const Acc<TV, kH> a = load_groups<TV, kH>(t, pb, aoff + 64 * k4);
     for (int r = 0; r < R; ++r) {
-      const __m512i wb = bcast32(t.u[r] + uoff + 4 * k4);
-      for (int v = 0; v < TV; ++v) P[r][v] = _mm512_dpbusd_epi32(P[r][v], wb, a[v]);
+      int32_t wv;
+      std::memcpy(&wv, t.u[r] + uoff + 4 * k4, 4);
+      const __m512i wb = _mm512_set1_epi32(wv);
+      for (int v = 0; v < TV; ++v) P[r].z[v] = _mm512_dpbusd_epi32(P[r].z[v], wb, a.z[v]);
+      if constexpr (kH) P[r].y = _mm256_dpbusd_epi32(P[r].y, _mm512_castsi512_si256(wb), a.y);
     }
   }
 }
 
-// K-quant block i: S[r][v] = sum over its NS sub-blocks s (4 * NK4 bytes each) of
+// K-quant block i: S[r] = sum over its NS sub-blocks s (4 * NK4 bytes each) of
 // sc[r][16 i + s] * (sub-block dot).
-template <int R, int TV, int NS, int NK4>
-[[gnu::always_inline]] inline void scaled_subblocks(const Tile& t, const uint8_t* pb, int64_t i, __m512i (&S)[R][TV]) {
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) S[r][v] = _mm512_setzero_si512();
+template <int R, int TV, bool kH, int NS, int NK4>
+[[gnu::always_inline]] inline void scaled_subblocks(const Tile& t, const uint8_t* pb, int64_t i,
+                                                    Acc<TV, kH> (&S)[R]) {
+  for (int r = 0; r < R; ++r) zero(S[r]);
   for (int s = 0; s < NS; ++s) {
-    __m512i P[R][TV];
-    dot_groups<R, TV, NK4>(t, pb, 256 * i + 4 * NK4 * s, 64 * NK4 * s, P);
+    Acc<TV, kH> P[R];
+    dot_groups<R, TV, kH, NK4>(t, pb, 256 * i + 4 * NK4 * s, 64 * NK4 * s, P);
     for (int r = 0; r < R; ++r) {
       const __m512i sc = _mm512_set1_epi32(t.sc[r][16 * i + s]);
-      for (int v = 0; v < TV; ++v) S[r][v] = _mm512_add_epi32(S[r][v], _mm512_mullo_epi32(P[r][v], sc));
+      for (int v = 0; v < TV; ++v) S[r].z[v] = _mm512_add_epi32(S[r].z[v], _mm512_mullo_epi32(P[r].z[v], sc));
+      if constexpr (kH) {
+        S[r].y = _mm256_add_epi32(S[r].y, _mm256_mullo_epi32(P[r].y, _mm512_castsi512_si256(sc)));
+      }
     }
   }
 }
 
-// K-quant block i: C[r][v] = sum over p < NP of the int16 pair pr[r][8 i + p] dotted (vpdpwssd) with
+// K-quant block i: C[r] = sum over p < NP of the int16 pair pr[r][8 i + p] dotted (vpdpwssd) with
 // the panel's int16 partial sums at pb + v * gstride + off + 64 p.
-template <int R, int TV, int NP>
+template <int R, int TV, bool kH, int NP>
 [[gnu::always_inline]] inline void pair_sums(const Tile& t, const uint8_t* pb, int64_t off, int64_t i,
-                                             __m512i (&C)[R][TV]) {
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) C[r][v] = _mm512_setzero_si512();
+                                             Acc<TV, kH> (&C)[R]) {
+  for (int r = 0; r < R; ++r) zero(C[r]);
   for (int p = 0; p < NP; ++p) {
-    __m512i a[TV];
-    for (int v = 0; v < TV; ++v) a[v] = load(pb + v * t.gstride + off + 64 * p);
+    const Acc<TV, kH> a = load_groups<TV, kH>(t, pb, off + 64 * p);
     for (int r = 0; r < R; ++r) {
       const __m512i pr = _mm512_set1_epi32(t.pr[r][8 * i + p]);
-      for (int v = 0; v < TV; ++v) C[r][v] = _mm512_dpwssd_epi32(C[r][v], pr, a[v]);
+      for (int v = 0; v < TV; ++v) C[r].z[v] = _mm512_dpwssd_epi32(C[r].z[v], pr, a.z[v]);
+      if constexpr (kH) C[r].y = _mm256_dpwssd_epi32(C[r].y, _mm512_castsi512_si256(pr), a.y);
     }
   }
+}
+
+// The float scales da of the tile's tokens at panel offset `off`.
+template <int TV, bool kH>
+[[gnu::always_inline]] inline AccF<TV, kH> load_scales(const Tile& t, const uint8_t* pb, int64_t off) {
+  AccF<TV, kH> a;
+  for (int v = 0; v < TV; ++v) a.z[v] = _mm512_loadu_ps(reinterpret_cast<const float*>(pb + v * t.gstride + off));
+  if constexpr (kH) a.y = _mm256_loadu_ps(reinterpret_cast<const float*>(pb + TV * t.gstride + off));
+  return a;
 }
 
 // Q8_0 / Q4_0 / Q5_0: S = sum(u a) - 2^kShift sum(a) (offsets 128 / 8 / 16);
 // sum = sum + (dw * da) * float(S).
-template <int kShift, int R, int TV>
-void tile32(const Tile& t, __m512* out) {
-  __m512 facc[R][TV];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+template <int kShift, int R, int TV, bool kH>
+void tile32(const Tile& t, AccF<TV, kH>* out) {
+  AccF<TV, kH> facc[R];
+  for (int r = 0; r < R; ++r) zero(facc[r]);
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP32;
-    __m512i acc[R][TV];
-    dot_groups<R, TV, 8>(t, pb, 32 * i, 0, acc);
-    __m512 da[TV];
-    __m512i bias[TV];
-    for (int v = 0; v < TV; ++v) {
-      da[v] = loadf(pb + v * t.gstride + kQ32);
-      bias[v] = _mm512_slli_epi32(load(pb + v * t.gstride + kQ32 + 64), kShift);
-    }
+    Acc<TV, kH> acc[R];
+    dot_groups<R, TV, kH, 8>(t, pb, 32 * i, 0, acc);
+    const AccF<TV, kH> da = load_scales<TV, kH>(t, pb, kQ32);
+    Acc<TV, kH> bias = load_groups<TV, kH>(t, pb, kQ32 + 64);
+    for (int v = 0; v < TV; ++v) bias.z[v] = _mm512_slli_epi32(bias.z[v], kShift);
+    if constexpr (kH) bias.y = _mm256_slli_epi32(bias.y, kShift);
     for (int r = 0; r < R; ++r) {
       const __m512 dw = _mm512_set1_ps(t.f0[r][i]);
       for (int v = 0; v < TV; ++v) {
-        const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], bias[v]));
-        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_mul_ps(_mm512_mul_ps(dw, da[v]), s));
+        const __m512 s = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r].z[v], bias.z[v]));
+        facc[r].z[v] = _mm512_add_ps(facc[r].z[v], _mm512_mul_ps(_mm512_mul_ps(dw, da.z[v]), s));
+      }
+      if constexpr (kH) {
+        const __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(acc[r].y, bias.y));
+        facc[r].y = _mm256_add_ps(facc[r].y, _mm256_mul_ps(_mm256_mul_ps(_mm512_castps512_ps256(dw), da.y), s));
       }
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+  for (int r = 0; r < R; ++r) out[r] = facc[r];
 }
 
 // Q4_K / Q5_K: S = sum_s sc_s sum(u a), M = sum_s mn_s sum32_s;
 // sum = sum + ((da * d) * float(S) - (da * dmin) * float(M)).
-template <int R, int TV>
-void tile_k45(const Tile& t, __m512* out) {
-  __m512 facc[R][TV];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+template <int R, int TV, bool kH>
+void tile_k45(const Tile& t, AccF<TV, kH>* out) {
+  AccF<TV, kH> facc[R];
+  for (int r = 0; r < R; ++r) zero(facc[r]);
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP256;
-    __m512i S[R][TV], M[R][TV];
-    scaled_subblocks<R, TV, 8, 8>(t, pb, i, S);
-    pair_sums<R, TV, 4>(t, pb, kSum32, i, M);
-    __m512 da[TV];
-    for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
+    Acc<TV, kH> S[R], M[R];
+    scaled_subblocks<R, TV, kH, 8, 8>(t, pb, i, S);
+    pair_sums<R, TV, kH, 4>(t, pb, kSum32, i, M);
+    const AccF<TV, kH> da = load_scales<TV, kH>(t, pb, kQ256);
     for (int r = 0; r < R; ++r) {
       const __m512 d = _mm512_set1_ps(t.f0[r][i]), dmin = _mm512_set1_ps(t.f1[r][i]);
       for (int v = 0; v < TV; ++v) {
-        const __m512 x = _mm512_mul_ps(_mm512_mul_ps(da[v], d), _mm512_cvtepi32_ps(S[r][v]));
-        const __m512 y = _mm512_mul_ps(_mm512_mul_ps(da[v], dmin), _mm512_cvtepi32_ps(M[r][v]));
-        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_sub_ps(x, y));
+        const __m512 x = _mm512_mul_ps(_mm512_mul_ps(da.z[v], d), _mm512_cvtepi32_ps(S[r].z[v]));
+        const __m512 y = _mm512_mul_ps(_mm512_mul_ps(da.z[v], dmin), _mm512_cvtepi32_ps(M[r].z[v]));
+        facc[r].z[v] = _mm512_add_ps(facc[r].z[v], _mm512_sub_ps(x, y));
+      }
+      if constexpr (kH) {
+        const __m256 x = _mm256_mul_ps(_mm256_mul_ps(da.y, _mm512_castps512_ps256(d)), _mm256_cvtepi32_ps(S[r].y));
+        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(da.y, _mm512_castps512_ps256(dmin)), _mm256_cvtepi32_ps(M[r].y));
+        facc[r].y = _mm256_add_ps(facc[r].y, _mm256_sub_ps(x, y));
       }
     }
     facc_to_memory(facc);
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+  for (int r = 0; r < R; ++r) out[r] = facc[r];
 }
 
 // Q6_K: S = sum_s sc_s sum(u a) - 32 sum_s sc_s sum16_s; sum = sum + (da * d) * float(S).
-template <int R, int TV>
-void tile_q6k(const Tile& t, __m512* out) {
-  __m512 facc[R][TV];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) facc[r][v] = _mm512_setzero_ps();
+template <int R, int TV, bool kH>
+void tile_q6k(const Tile& t, AccF<TV, kH>* out) {
+  AccF<TV, kH> facc[R];
+  for (int r = 0; r < R; ++r) zero(facc[r]);
   for (int64_t i = 0; i < t.nb; ++i) {
     const uint8_t* pb = t.panel + i * kP256;
-    __m512i S[R][TV], B[R][TV];
-    scaled_subblocks<R, TV, 16, 4>(t, pb, i, S);
-    pair_sums<R, TV, 8>(t, pb, kSum16, i, B);
-    __m512 da[TV];
-    for (int v = 0; v < TV; ++v) da[v] = loadf(pb + v * t.gstride + kQ256);
+    Acc<TV, kH> S[R], B[R];
+    scaled_subblocks<R, TV, kH, 16, 4>(t, pb, i, S);
+    pair_sums<R, TV, kH, 8>(t, pb, kSum16, i, B);
+    const AccF<TV, kH> da = load_scales<TV, kH>(t, pb, kQ256);
     for (int r = 0; r < R; ++r) {
       const __m512 d = _mm512_set1_ps(t.f0[r][i]);
       for (int v = 0; v < TV; ++v) {
-        const __m512i s = _mm512_sub_epi32(S[r][v], _mm512_slli_epi32(B[r][v], 5));
-        facc[r][v] = _mm512_add_ps(facc[r][v], _mm512_mul_ps(_mm512_mul_ps(da[v], d), _mm512_cvtepi32_ps(s)));
+        const __m512i s = _mm512_sub_epi32(S[r].z[v], _mm512_slli_epi32(B[r].z[v], 5));
+        facc[r].z[v] = _mm512_add_ps(facc[r].z[v], _mm512_mul_ps(_mm512_mul_ps(da.z[v], d), _mm512_cvtepi32_ps(s)));
+      }
+      if constexpr (kH) {
+        const __m256i s = _mm256_sub_epi32(S[r].y, _mm256_slli_epi32(B[r].y, 5));
+        facc[r].y = _mm256_add_ps(facc[r].y,
+                                  _mm256_mul_ps(_mm256_mul_ps(da.y, _mm512_castps512_ps256(d)), _mm256_cvtepi32_ps(s)));
       }
     }
     facc_to_memory(facc);
   }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < TV; ++v) out[r * TV + v] = facc[r][v];
+  for (int r = 0; r < R; ++r) out[r] = facc[r];
 }
 
-template <int R, int TV>
-void run_tile(GgmlType type, const Tile& t, __m512* out) {
+template <int R, int TV, bool kH>
+void run_tile(GgmlType type, const Tile& t, AccF<TV, kH>* out) {
   switch (type) {
     case GgmlType::kQ8_0:
-      return tile32<7, R, TV>(t, out);
+      return tile32<7, R, TV, kH>(t, out);
     case GgmlType::kQ4_0:
-      return tile32<3, R, TV>(t, out);
+      return tile32<3, R, TV, kH>(t, out);
     case GgmlType::kQ5_0:
-      return tile32<4, R, TV>(t, out);
+      return tile32<4, R, TV, kH>(t, out);
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
-      return tile_k45<R, TV>(t, out);
+      return tile_k45<R, TV, kH>(t, out);
     case GgmlType::kQ6_K:
-      return tile_q6k<R, TV>(t, out);
+      return tile_q6k<R, TV, kH>(t, out);
     default:
       return;
   }
 }
 
-template <int TV>
-void run_tile_r(GgmlType type, int r, const Tile& t, __m512* out) {
+template <int TV, bool kH>
+void run_tile_r(GgmlType type, int r, const Tile& t, AccF<TV, kH>* out) {
   switch (r) {
     case 4:
-      return run_tile<4, TV>(type, t, out);
+      return run_tile<4, TV, kH>(type, t, out);
     case 3:
-      return run_tile<3, TV>(type, t, out);
+      return run_tile<3, TV, kH>(type, t, out);
     case 2:
-      return run_tile<2, TV>(type, t, out);
+      return run_tile<2, TV, kH>(type, t, out);
     default:
-      return run_tile<1, TV>(type, t, out);
+      return run_tile<1, TV, kH>(type, t, out);
+  }
+}
+
+// Writes a tile's results to ybuf ([token][chunk] floats): v[r] holds rows j + r (r < rn) for the
+// tokens tok0 .. tok0 + n - 1 (lanes 0 .. n - 1). The rows are transposed 4 at a time in registers
+// (4 x 4 blocks of floats), so each token gets one store of up to 4 consecutive floats.
+inline void store_tile_rows(const __m512* v, int rn, int n, float* ybuf, int64_t chunk, int64_t tok0, int64_t j) {
+  const __m512 z = _mm512_setzero_ps();
+  const __m512 a = v[0], b = rn > 1 ? v[1] : z, c = rn > 2 ? v[2] : z, d = rn > 3 ? v[3] : z;
+  const __m512 t0 = _mm512_unpacklo_ps(a, b), t1 = _mm512_unpackhi_ps(a, b);
+  const __m512 t2 = _mm512_unpacklo_ps(c, d), t3 = _mm512_unpackhi_ps(c, d);
+  // u[q], 128-bit lane k: token 4 k + q's rows j .. j + 3.
+  const __m512 u[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xEE),
+                       _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xEE)};
+  alignas(64) float buf[4][16];
+  for (int q = 0; q < 4; ++q) _mm512_store_ps(buf[q], u[q]);
+  const auto mask = static_cast<__mmask8>((1u << rn) - 1);
+  for (int k = 0; k < n; ++k) {
+    _mm_mask_storeu_ps(ybuf + (tok0 + k) * chunk + j, mask, _mm_load_ps(&buf[k % 4][4 * (k / 4)]));
   }
 }
 
@@ -398,6 +460,9 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   const int64_t nb = w.cols / (k256 ? 256 : 32);
   const int64_t gstride = nb * (k256 ? kP256 : kP32);
   const int64_t groups = q8_gemm_groups(m);
+  // A last group of at most 8 tokens runs on 256-bit vectors in the last pass.
+  const bool half = m - kTok * (groups - 1) <= 8;
+  const int64_t full = half ? groups - 1 : groups;
   // Rows unpacked at a time: their codes (~128 KiB) and a 32-token panel slice stay in L2.
   const int64_t chunk = std::max<int64_t>(kMaxR, std::min<int64_t>(64, 131072 / w.cols / kMaxR * kMaxR));
   thread_local Unpacked U;
@@ -407,18 +472,24 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   thread_local std::vector<float> ybuf;
   // (sized for the largest chunk, 64 rows, so every weight shape fits once m has been seen)
   if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * 64));
-  alignas(64) float tmp[kTok];
-  __m512 out[kMaxR * kMaxTv];
-  // Passes over the chunk's rows: 3 groups at a time (4 left: 2 + 2; 1 or 2 left: one pass), so
-  // that 3 groups (33-48 tokens, a typical expert of a 512-token prompt) take one pass instead of
-  // a 2-group pass plus a 1-group pass with half the weight reuse (m = 48: 0.31 -> 0.27 ms for a
-  // q4_K 1408x2048 expert, bench/gemm_bench gemm_m).
-  const auto pass_tv = [groups](int64_t g) -> int {
-    const int64_t left = groups - g;
-    return left >= 3 && left != 4 ? 3 : static_cast<int>(std::min<int64_t>(2, left));
+  // Passes over the chunk's rows: 3 full groups at a time (4 left: 2 + 2), so that 3 groups (33-48
+  // tokens, a typical expert of a 512-token prompt) take one pass instead of a 2-group pass plus a
+  // 1-group pass with half the weight reuse (m = 48: 0.31 -> 0.27 ms for a q4_K 1408x2048 expert,
+  // bench/gemm_bench gemm_m). A half group joins the last pass, which then has at most 2 full
+  // groups (registers): 3 + half runs as 2 + (1 + half).
+  const auto pass_tv = [full, half](int64_t g) -> int {
+    const int64_t left = full - g;
+    if (half && left <= 2) return static_cast<int>(left);
+    if (left == 4 || (half && left == 3)) return 2;
+    return left >= 3 ? 3 : static_cast<int>(left);
   };
+  const auto pass_half = [full, half, &pass_tv](int64_t g) { return half && g + pass_tv(g) == full; };
   int64_t passes = 0;
-  for (int64_t g = 0; g < groups; g += pass_tv(g)) ++passes;
+  for (int64_t g = 0;;) {
+    ++passes;
+    g += pass_tv(g);
+    if (g >= full) break;
+  }
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t nr = std::min(chunk, r1 - c0);
     for (int64_t j = 0; j < nr; ++j) unpack_row(w.type, w.data + static_cast<uint64_t>(c0 + j) * w.row_stride, U, j);
@@ -429,8 +500,10 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
         static_cast<int64_t>((static_cast<uint64_t>(std::min(chunk, r1 - c0 - nr)) * w.row_stride + 63) / 64);
     const int64_t n_tiles = passes * ((nr + kMaxR - 1) / kMaxR);
     int64_t tile = 0;
-    for (int64_t g = 0; g < groups; g += pass_tv(g)) {
+    int64_t g = 0;
+    for (int64_t p = 0; p < passes; ++p) {
       const int tv = pass_tv(g);
+      const bool h = pass_half(g);
       for (int64_t j = 0; j < nr; j += kMaxR, ++tile) {
         for (int64_t l = tile * next_lines / n_tiles; l < (tile + 1) * next_lines / n_tiles; ++l) {
           _mm_prefetch(next + 64 * l, _MM_HINT_T1);
@@ -447,25 +520,53 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
         t.panel = panel + g * gstride;
         t.gstride = gstride;
         t.nb = nb;
-        if (tv == 3) {
-          run_tile_r<3>(w.type, rn, t, out);
-        } else if (tv == 2) {
-          run_tile_r<2>(w.type, rn, t, out);
-        } else {
-          run_tile_r<1>(w.type, rn, t, out);
-        }
-        for (int r = 0; r < rn; ++r) {
-          for (int v = 0; v < tv; ++v) {
-            _mm512_store_ps(tmp, out[r * tv + v]);
-            const int64_t tok0 = (g + v) * kTok;
-            const int n = static_cast<int>(std::min<int64_t>(kTok, m - tok0));
-            float* yc = ybuf.data() + tok0 * chunk + j + r;
-            for (int k = 0; k < n; ++k) yc[k * chunk] = tmp[k];
+        // Per row: the tv 16-token results, then the half group's (if any) in its low 256 bits.
+        __m512 res[kMaxR][kMaxTv + 1];
+        const auto keep = [&](const auto* out) {
+          for (int r = 0; r < rn; ++r) {
+            for (int v = 0; v < tv; ++v) res[r][v] = out[r].z[v];
+            if (h) res[r][tv] = _mm512_castps256_ps512(out[r].y);
           }
+        };
+        if (tv == 3) {
+          AccF<3, false> out[kMaxR];
+          run_tile_r<3, false>(w.type, rn, t, out);
+          keep(out);
+        } else if (tv == 2) {
+          if (h) {
+            AccF<2, true> out[kMaxR];
+            run_tile_r<2, true>(w.type, rn, t, out);
+            keep(out);
+          } else {
+            AccF<2, false> out[kMaxR];
+            run_tile_r<2, false>(w.type, rn, t, out);
+            keep(out);
+          }
+        } else if (tv == 1) {
+          if (h) {
+            AccF<1, true> out[kMaxR];
+            run_tile_r<1, true>(w.type, rn, t, out);
+            keep(out);
+          } else {
+            AccF<1, false> out[kMaxR];
+            run_tile_r<1, false>(w.type, rn, t, out);
+            keep(out);
+          }
+        } else {
+          AccF<0, true> out[kMaxR];
+          run_tile_r<0, true>(w.type, rn, t, out);
+          keep(out);
+        }
+        for (int v = 0; v < tv + (h ? 1 : 0); ++v) {
+          __m512 rows[kMaxR];
+          for (int r = 0; r < rn; ++r) rows[r] = res[r][v];
+          const int64_t tok0 = (g + v) * kTok;
+          store_tile_rows(rows, rn, static_cast<int>(std::min<int64_t>(kTok, m - tok0)), ybuf.data(), chunk, tok0, j);
         }
       }
+      g += tv;
     }
-    // (vector copies: memcpy of these ~256-byte rows compiles to rep movsq, slow to start)
+  // (vector copies: memcpy of these ~256-byte rows compiles to rep movsq, slow to start)
     const __mmask16 tail = static_cast<__mmask16>((1u << (nr % 16)) - 1);
     for (int64_t i = 0; i < m; ++i) {
       float* dst = y + i * y_stride + c0;

@@ -7,7 +7,7 @@
 //  - 4 weight rows per pass, each activation block loaded once for the 4;
 //  - the block sums of 4 rows x several blocks reduced together (transposing add trees), the float
 //    steps as vectors, and the 4 rows' running sums advanced together, one block at a time;
-//  - the next 4 rows prefetched into L2 in step: 4 interleaved row streams are not followed by the
+//  - rows prefetched into L2 3 passes ahead: 4 interleaved row streams are not followed by the
 //    hardware prefetchers (one thread streaming a Q4_K matrix from DRAM: 11 GB/s without, 21 with).
 // Q4_K / Q5_K: u8 codes times s8 activation codes by vpdpbusd (4 per 256-element block), the
 // sub-block scales applied once per 64 elements (packs to int16, then vpmaddwd / vpdpwssd), the
@@ -418,6 +418,26 @@ struct Q32Rows4 {
   }
 };
 
+// Rows are prefetched into L2 kPrefetchPasses passes (of kRows rows) ahead of the pass that reads
+// them: the first pass of a range issues the prefetches of passes 1 .. kPrefetchPasses - 1 at once,
+// and each pass spreads those of the pass kPrefetchPasses ahead over its blocks (the returned
+// pointer, nullptr past the range). Decode on the 2-core Zen 4 VM at ~35 GB/s: 79 -> 84% of the
+// bandwidth against 1 pass ahead (bench, 5 interleaved rounds).
+constexpr int64_t kPrefetchPasses = 3;
+
+inline const char* prefetch_ahead(const WeightMatrix& w, int64_t r0, int64_t r1, int64_t r) {
+  const int64_t bytes = kRows * static_cast<int64_t>(w.row_stride);
+  const auto pass_start = [&](int64_t k) {
+    return reinterpret_cast<const char*>(w.data) + (r + k * kRows) * w.row_stride;
+  };
+  if (r == r0) {
+    for (int64_t k = 1; k < kPrefetchPasses && r + (k + 1) * kRows <= r1; ++k) {
+      for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(pass_start(k) + o, _MM_HINT_T1);
+    }
+  }
+  return r + (kPrefetchPasses + 1) * kRows <= r1 ? pass_start(kPrefetchPasses) : nullptr;
+}
+
 template <class B>
 void q32_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act32L& act, float* y) {
   const int64_t nb = w.cols / 32;
@@ -426,7 +446,7 @@ void q32_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act32L& ac
     const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
     const uint8_t* rows[kRows];
     for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
-    const char* pf = r + 2 * kRows <= r1 ? reinterpret_cast<const char*>(rows[0] + kRows * stride) : nullptr;
+    const char* pf = prefetch_ahead(w, r0, r1, r);
     float out[kRows];
     Q32Rows4<B>::run(rows, act, nb, pf, kRows * stride, out);
     std::copy_n(out, nr, y + r);
@@ -442,7 +462,7 @@ void k45_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act256& ac
     // A short last pass repeats its last row in the missing lanes (computed, not stored).
     const uint8_t* rows[kRows];
     for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
-    const char* pf = r + 2 * kRows <= r1 ? reinterpret_cast<const char*>(rows[0] + kRows * stride) : nullptr;
+    const char* pf = prefetch_ahead(w, r0, r1, r);
     float out[kRows];
     K45Rows4<kQ5>::run(rows, act, nb, pf, kRows * stride, out);
     std::copy_n(out, nr, y + r);

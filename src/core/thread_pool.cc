@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include "core/thread_scratch.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -95,6 +97,7 @@ struct ThreadPool::Impl {
   }
 
   void worker_loop(int index) {
+    reserve_thread_scratch();
     uint64_t seen = 0;
     for (;;) {
       auto ready = [&] { return stop.load() || generation.load() != seen; };
@@ -170,6 +173,7 @@ int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 
 
 void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
+  reserve_thread_scratch();  // (once per calling thread)
   min_chunk = std::max<int64_t>(1, min_chunk);
   int64_t max_chunks = std::max<int64_t>(1, n / min_chunk);
   int n_chunks = static_cast<int>(std::min<int64_t>(int64_t{kChunksPerThread} * size(), max_chunks));

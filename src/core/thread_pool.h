@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for data-parallel loops (matrix products, attention heads,
 // experts). One pool per process/engine; the calling thread takes part in the work. parallel_for
 // blocks until every chunk is done. Not re-entrant: do not call parallel_for from inside a task.
+// Every thread reserves the kernels' per-thread scratch (core/thread_scratch.h) before its first job.
 #pragma once
 
 #include <cstdint>

@@ -3,12 +3,23 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/thread_scratch.h"
 #include "kernels/matmul_bf16.h"
 #include "kernels/matmul_q8.h"
 #include "kernels/ref/ops.h"
 #include "kernels/x86/row_dot.h"
 
 namespace baleen {
+namespace {
+
+// One weight row dequantized to F32 (formats without a row kernel), per thread.
+std::vector<float>& dequant_row_buf() {
+  thread_local std::vector<float> v;
+  return v;
+}
+const bool kDequantRowReserved = register_thread_scratch([] { dequant_row_buf().resize(size_t{1} << 14); });
+
+}  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPool& pool, int64_t x_stride,
             int64_t y_stride) {
@@ -38,7 +49,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   }
   // Each weight row is dequantized once into a per-thread buffer and used for all m inputs.
   pool.parallel_for(w.rows, min_rows, [&](int64_t r0, int64_t r1, int) {
-    thread_local std::vector<float> row;
+    std::vector<float>& row = dequant_row_buf();
     if (static_cast<int64_t>(row.size()) < w.cols) row.resize(static_cast<size_t>(w.cols));
     for (int64_t r = r0; r < r1; ++r) {
       weight_row_to_f32(w, r, row.data());

@@ -15,13 +15,20 @@
 namespace baleen {
 
 // Whether m tokens times weights of this type take the integer GEMM (kernels/x86/q8_gemm.h): at the
-// AVX-512 level, from 6 tokens for K-quants and 4 for 32-element blocks; else the row-dot kernels.
+// AVX-512 level, from 6 tokens for K-quants and 4 for 32-element blocks (9 and 5 with the split
+// kernel variant, kernels/x86/q8_dot.h); else the row-dot kernels.
 // Either gives the same bits, this only picks the faster. The
 // GEMM's time is nearly flat up to 16 tokens (one group), the row dots' grows with m. Measured
 // (bench/gemm_bench gemm_m, 2 threads, ms, row dots at m / GEMM):
 //   q4_K expert_up 1408x2048:   m=4 0.078 / 0.112, m=6 0.124 / 0.113, m=8 0.156 / 0.114 -> 6
 //   q5_0 expert_down 2048x1408: m=3 0.108 / 0.116, m=4 0.157 / 0.117 -> 4
 //   q8_0 expert_down 2048x1408: m=3 0.096 / 0.109, m=4 0.145 / 0.111 -> 4
+// Those are wide AVX-512 cores (Zen 5). On split ones (Avx512Variant::kSplit, Zen 4) the GEMM's
+// 16-token groups cost twice as much and the split row kernels take up to 4 activation rows per pass
+// (2 VM cores, same bench):
+//   q4_K expert_up:   m=8 0.143 / 0.175, m=10 0.185 / 0.228, m=12 0.226 / 0.192 -> 9
+//   q5_0 expert_down: m=4 0.170 / 0.174, m=6 0.261 / 0.172                     -> 5
+//   q8_0 expert_down: m=4 0.161 / 0.185, m=6 0.225 / 0.188                     -> 5
 // (MoE prefill gives many experts this few tokens; batched decode gives the dense products m = B.)
 bool q8_gemm_takes(GgmlType type, int64_t m);
 

@@ -1,10 +1,23 @@
 #include <algorithm>
 
+#include "core/thread_scratch.h"
 #include "kernels/ref/ops.h"
 #include "kernels/xw.h"
 #include "model/forward.h"
 
 namespace baleen {
+
+namespace {
+
+// One head's weight, dequantized once per call: [rows, cols] (MLA's per-head W_UK: kv_lora_rank x
+// qk_nope_head_dim, 512 x 128 in DeepSeek-V2/V3).
+std::vector<float>& head_weight_buf() {
+  thread_local std::vector<float> v;
+  return v;
+}
+const bool kHeadWeightReserved = register_thread_scratch([] { grow(head_weight_buf(), int64_t{1} << 17); });
+
+}  // namespace
 
 void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out) {
   for (int64_t t = 0; t < n; ++t) rms_norm_ref(x + t * dim, w, dim, eps, out + t * dim);
@@ -14,7 +27,7 @@ void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_
                      float* y, int64_t y_stride, int64_t y_head, ThreadPool& pool) {
   const auto n_heads = static_cast<int64_t>(ws.size());
   pool.parallel_for(n_heads, 1, [&](int64_t h0, int64_t h1, int) {
-    thread_local std::vector<float> wf;  // [rows, cols] of one head, dequantized once per call
+    std::vector<float>& wf = head_weight_buf();
     for (int64_t h = h0; h < h1; ++h) {
       const WeightMatrix& w = ws[h];
       grow(wf, w.rows * w.cols);

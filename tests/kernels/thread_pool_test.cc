@@ -2,8 +2,9 @@
 // kChunksPerThread * size() chunks of whole multiples of min_chunk (the last one may be longer),
 // thread indices in [0, size()) and never shared by two chunks running at the same time (callers
 // index per-thread scratch by it), a slow thread's remaining chunks taken by the others, results
-// equal to a serial loop, and many small jobs in a row never deadlock (a watchdog aborts with a
-// message instead of hanging ctest).
+// equal to a serial loop, many small jobs in a row never deadlock (a watchdog aborts with a
+// message instead of hanging ctest), and every thread runs the registered scratch reservations
+// (core/thread_scratch.h) once, before its first chunk.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "core/thread_scratch.h"
 
 namespace baleen {
 namespace {
@@ -212,6 +214,38 @@ TEST(ThreadPool, ResultsIdenticalToSerial) {
       EXPECT_EQ(par, serial) << "threads=" << threads << " min_chunk=" << min_chunk;
     }
   }
+}
+
+// Reservation counts per thread, for ReservesScratchOnEveryThreadFirst.
+std::atomic<int> g_reserve_calls{0};
+thread_local int t_reserved = 0;
+void count_reserve() {
+  ++t_reserved;
+  g_reserve_calls.fetch_add(1);
+}
+
+TEST(ThreadPool, ReservesScratchOnEveryThreadFirst) {
+  register_thread_scratch(&count_reserve);
+  // A fresh caller thread (this test's own thread may have reserved before the registration).
+  std::thread caller([] {
+    const int calls_before = g_reserve_calls.load();
+    ThreadPool pool(3);
+    std::atomic<int> chunks_seen{0}, chunks_unreserved{0};
+    for (int job = 0; job < 20; ++job) {
+      pool.parallel_for(64, 1, [&](int64_t, int64_t, int) {
+        chunks_seen.fetch_add(1);
+        if (t_reserved != 1) chunks_unreserved.fetch_add(1);
+      });
+    }
+    EXPECT_GT(chunks_seen.load(), 0);
+    EXPECT_EQ(chunks_unreserved.load(), 0) << "a chunk ran on a thread that had not reserved (or reserved twice)";
+    // The 2 workers reserve when they start (whether or not they get chunks), the caller on its first
+    // parallel_for: 3 calls, once each however many jobs follow.
+    EXPECT_EQ(g_reserve_calls.load() - calls_before, 3);
+    reserve_thread_scratch();  // a second call on a thread does nothing
+    EXPECT_EQ(t_reserved, 1);
+  });
+  caller.join();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/thread_scratch.h"
 #include "kernels/x86/exp_avx512.h"
 
 namespace baleen {
@@ -41,6 +42,13 @@ void pv_rows(float* const* o, const float* const* p, const float* v, int64_t v_s
   for (; c < v_dim; c += 16) pv<NR, 1>(o, p, v, v_stride, nk, c);
 }
 
+// The output rows of rows_kernel (up to 8 rows of v_dim), per thread.
+std::vector<float>& out_rows_buf() {
+  thread_local std::vector<float> v;
+  return v;
+}
+const bool kOutRowsReserved = register_thread_scratch([] { out_rows_buf().resize(8 * 1024); });
+
 template <int R>
 void rows_kernel(const AttentionArgs& a, const float* kt, int64_t ks, int64_t h, int64_t t0) {
   const int64_t g = h / (a.n_heads / a.n_kv_heads);
@@ -49,7 +57,7 @@ void rows_kernel(const AttentionArgs& a, const float* kt, int64_t ks, int64_t h,
   for (int r = 0; r < R; ++r) q[r] = a.q + (t0 + r) * a.q_stride + h * a.qk_dim;
   const float* vbase = a.v + g * a.v_dim;
 
-  thread_local std::vector<float> o_buf;
+  std::vector<float>& o_buf = out_rows_buf();
   if (static_cast<int64_t>(o_buf.size()) < R * a.v_dim) o_buf.resize(static_cast<size_t>(8 * a.v_dim));
   float* o[R];
   for (int r = 0; r < R; ++r) {

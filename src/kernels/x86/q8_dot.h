@@ -44,10 +44,9 @@ void set_avx512_variant(Avx512Variant variant);
 Q8Kernels q8_kernels_avx2(GgmlType type);
 Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant);
 
-// kSplit's one-token rows: y[r] = dot(W[r, :], the one activation row at act) for r0 <= r < r1;
-// w.type Q4_K or Q5_K (k45_) or Q4_0, Q5_0, Q8_0 (q32_). Same results as the other kernels
-// (bit-identical to dot_q8_ref).
-void k45_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
-void q32_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
+// kSplit's row kernels for Q4_K, Q5_K, Q4_0, Q5_0 and Q8_0 (the Q8RowsFn contract; other types:
+// nothing written). Same results as the other kernels (bit-identical to dot_q8_ref).
+void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
+                          int64_t m, float* y, int64_t y_stride);
 
 }  // namespace baleen

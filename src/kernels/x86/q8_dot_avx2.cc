@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/thread_scratch.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q8_dot.h"
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/thread_scratch.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q32_codes_avx512.h"
@@ -128,8 +129,11 @@ struct K45Rows16 {
       __m512i quad[4], mq[4];
       for (int k = 0; k < 4; ++k) {
         const uint8_t* rb = b + 4 * k * stride;
+        // (immediates spelled out: they must be constants at every optimization level)
         __m512i v = _mm512_castsi128_si512(load16(rb + 4));
-        for (int q = 1; q < 4; ++q) v = _mm512_inserti32x4(v, load16(rb + q * stride + 4), q);
+        v = _mm512_inserti32x4(v, load16(rb + stride + 4), 1);
+        v = _mm512_inserti32x4(v, load16(rb + 2 * stride + 4), 2);
+        v = _mm512_inserti32x4(v, load16(rb + 3 * stride + 4), 3);
         const __m512i sa = _mm512_srlv_epi32(_mm512_shuffle_epi8(v, sh_a), a_shift);
         const __m512i sb = _mm512_srli_epi32(_mm512_shuffle_epi8(v, sh_b), 2);
         const __m512i sm = _mm512_ternarylogic_epi32(_mm512_and_si512(sa, m1), sb, m2, 0xF8);  // a | (b & c)
@@ -139,7 +143,11 @@ struct K45Rows16 {
           __m512i s2[2];
           for (int e = 0; e < 2; ++e) {
             const int q = 2 * p + e;
-            const __m512i smq = _mm512_shuffle_i32x4(sm, sm, q * 0x55);  // row q's lane everywhere
+            // Row q's lane everywhere.
+            const __m512i smq = q == 0   ? _mm512_shuffle_i32x4(sm, sm, 0x00)
+                                : q == 1 ? _mm512_shuffle_i32x4(sm, sm, 0x55)
+                                : q == 2 ? _mm512_shuffle_i32x4(sm, sm, 0xAA)
+                                         : _mm512_shuffle_i32x4(sm, sm, 0xFF);
             __m512i s = _mm512_setzero_si512();
             for (int h = 0; h < 2; ++h) {
               __m512i w[2];
@@ -188,41 +196,19 @@ void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
   rows_entry<K45Dot512<kQ5>, 256>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
 }
 
-// kSplit: one activation row through k45_one_row_split_avx512, more through K45Dot512.
-template <bool kQ5>
-void k45_rows_split(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int64_t m,
-                    float* y, int64_t y_stride) {
-  if (m == 1) {
-    k45_one_row_split_avx512(w, r0, r1, act, y);
-    return;
-  }
-  rows_entry<K45Dot512<kQ5>, 256>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
-}
-
-// kSplit: one activation row through q32_one_row_split_avx512, more through Dot32.
-template <class B>
-void rows32_split(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int64_t m,
-                  float* y, int64_t y_stride) {
-  if (m == 1) {
-    q32_one_row_split_avx512(w, r0, r1, act, y);
-    return;
-  }
-  rows32<B>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
-}
-
 }  // namespace
 
 Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant) {
   Q8Kernels k;
   k.rows = lookup<K45Dot512>(type);
-  // One-token products of K-quant 4/5-bit rows: 16 rows at a time on wide cores, 4 (sharing
-  // activation loads, float steps batched) on split ones; same results.
-  const bool split = variant == Avx512Variant::kSplit;
-  if (type == GgmlType::kQ4_K) k.rows = split ? &k45_rows_split<false> : &k45_rows<false>;
-  if (type == GgmlType::kQ5_K) k.rows = split ? &k45_rows_split<true> : &k45_rows<true>;
-  if (split && type == GgmlType::kQ8_0) k.rows = &rows32_split<Q8_0B>;
-  if (split && type == GgmlType::kQ4_0) k.rows = &rows32_split<Q4_0B>;
-  if (split && type == GgmlType::kQ5_0) k.rows = &rows32_split<Q5_0B>;
+  // One-token products of K-quant 4/5-bit rows go 16 rows at a time on wide cores. Split cores take
+  // q8_rows_split_avx512 for these and the 32-element types (4 weight rows x up to 4 activation
+  // rows at a time, float steps batched); same results.
+  if (type == GgmlType::kQ4_K) k.rows = &k45_rows<false>;
+  if (type == GgmlType::kQ5_K) k.rows = &k45_rows<true>;
+  const bool split_type = type == GgmlType::kQ4_K || type == GgmlType::kQ5_K || type == GgmlType::kQ8_0 ||
+                          type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0;
+  if (variant == Avx512Variant::kSplit && split_type) k.rows = &q8_rows_split_avx512;
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/thread_scratch.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q8_gemm.h"
@@ -239,8 +240,7 @@ template <int R, int TV, bool kH, int NK4>
 // K-quant block i: S[r] = sum over its NS sub-blocks s (4 * NK4 bytes each) of
 // sc[r][16 i + s] * (sub-block dot).
 template <int R, int TV, bool kH, int NS, int NK4>
-[[gnu::always_inline]] inline void scaled_subblocks(const Tile& t, const uint8_t* pb, int64_t i,
-                                                    Acc<TV, kH> (&S)[R]) {
+[[gnu::always_inline]] inline void scaled_subblocks(const Tile& t, const uint8_t* pb, int64_t i, Acc<TV, kH> (&S)[R]) {
   for (int r = 0; r < R; ++r) zero(S[r]);
   for (int s = 0; s < NS; ++s) {
     Acc<TV, kH> P[R];
@@ -454,6 +454,25 @@ void q8_gemm_pack_avx512(ActQ8Kind kind, const uint8_t* act, int64_t act_row_byt
   }
 }
 
+namespace {
+
+// Per-thread scratch of q8_gemm_rows_avx512, reserved up front (core/thread_scratch.h).
+struct GemmScratch {
+  Unpacked U;
+  std::vector<float> ybuf;
+};
+GemmScratch& gemm_scratch() {
+  thread_local GemmScratch s;
+  return s;
+}
+const bool kGemmReserved = register_thread_scratch([] {
+  GemmScratch& s = gemm_scratch();
+  s.U.resize(kMaxR, 256, 1);  // (grows every array to its floor)
+  s.ybuf.resize(64 * 64);
+});
+
+}  // namespace
+
 void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* panel, int64_t m, float* y,
                          int64_t y_stride) {
   const bool k256 = act_q8_kind(w.type) == ActQ8Kind::kQ8_256;
@@ -465,13 +484,14 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
   const int64_t full = half ? groups - 1 : groups;
   // Rows unpacked at a time: their codes (~128 KiB) and a 32-token panel slice stay in L2.
   const int64_t chunk = std::max<int64_t>(kMaxR, std::min<int64_t>(64, 131072 / w.cols / kMaxR * kMaxR));
-  thread_local Unpacked U;
+  Unpacked& U = gemm_scratch().U;
   U.resize(chunk, w.cols, nb);
   // The chunk's outputs as [token][chunk] first: y's rows are often a power of two apart (4096
   // floats), and column-wise stores at that stride thrash a few cache sets.
-  thread_local std::vector<float> ybuf;
-  // (sized for the largest chunk, 64 rows, so every weight shape fits once m has been seen)
-  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(m * 64));
+  std::vector<float>& ybuf = gemm_scratch().ybuf;
+  // (sized for the largest chunk, 64 rows, so every weight shape fits once m has been seen, and for
+  // at least 64 tokens, so that batched decode steps allocate nothing whichever thread gets which job)
+  if (static_cast<int64_t>(ybuf.size()) < m * chunk) ybuf.resize(static_cast<size_t>(std::max<int64_t>(m, 64) * 64));
   // Passes over the chunk's rows: 3 full groups at a time (4 left: 2 + 2), so that 3 groups (33-48
   // tokens, a typical expert of a 512-token prompt) take one pass instead of a 2-group pass plus a
   // 1-group pass with half the weight reuse (m = 48: 0.31 -> 0.27 ms for a q4_K 1408x2048 expert,
@@ -566,7 +586,7 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
       }
       g += tv;
     }
-  // (vector copies: memcpy of these ~256-byte rows compiles to rep movsq, slow to start)
+    // (vector copies: memcpy of these ~256-byte rows compiles to rep movsq, slow to start)
     const __mmask16 tail = static_cast<__mmask16>((1u << (nr % 16)) - 1);
     for (int64_t i = 0; i < m; ++i) {
       float* dst = y + i * y_stride + c0;

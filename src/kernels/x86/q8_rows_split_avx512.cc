@@ -1,10 +1,11 @@
-// One-token (m = 1) integer row kernels for AVX-512 cores that run each 512-bit operation as two
-// 256-bit halves (AMD Zen 4: Avx512Variant::kSplit of kernels/x86/q8_dot.h). Measured there (2-core
-// Zen 4 VM, bench/matmul_bench and stand-alone loops): one 512-bit load, one multiply (vpdpbusd,
-// vpdpwssd, vpmaddubsw) and one shuffle per cycle, about two 512-bit operations of any kind per
+// Integer row kernels for few activation rows (decode: m = 1 per sequence, batched decode: a few)
+// on AVX-512 cores that run each 512-bit operation as two 256-bit halves (AMD Zen 4: Avx512Variant::kSplit of
+// kernels/x86/q8_dot.h). Measured there (2-core Zen 4 VM, bench/matmul_bench and stand-alone loops): one 512-bit load,
+// one multiply (vpdpbusd, vpdpwssd, vpmaddubsw) and one shuffle per cycle, about two 512-bit operations of any kind per
 // cycle in all. So a row at a time is bound by re-loading the activations, and the wide kernels'
 // per-block shuffles and horizontal sums cost more than their multiplies. Here, for every type:
-//  - 4 weight rows per pass, each activation block loaded once for the 4;
+//  - 4 weight rows x up to 4 activation rows per pass: each activation block loaded once for the 4
+//    weight rows, each weight block decoded once for the activation rows;
 //  - the block sums of 4 rows x several blocks reduced together (transposing add trees), the float
 //    steps as vectors, and the 4 rows' running sums advanced together, one block at a time;
 //  - rows prefetched into L2 3 passes ahead: 4 interleaved row streams are not followed by the
@@ -25,6 +26,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/thread_scratch.h"
 #include "kernels/ref/q8_act.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/q32_codes_avx512.h"
@@ -33,12 +35,14 @@
 namespace baleen {
 namespace {
 
-constexpr int kRows = 4;  // weight rows per pass: one 128-bit lane each in the header vectors
-constexpr int kStep = 4;  // blocks per reduction step
+constexpr int kRows = 4;    // weight rows per pass: one 128-bit lane each in the header vectors
+constexpr int kMaxAct = 4;  // activation rows per pass (more run as several passes)
+constexpr int kStep = 4;    // 256-element blocks per reduction step
 
 inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
-// Per call (per calling thread, grown as needed) activation layout of the 256-element kinds.
+// Per call activation layout of the 256-element kinds (per calling thread and slot < kMaxAct,
+// grown as needed).
 struct Act256 {
   const uint8_t* codes;  // [nb][256], 64-byte aligned: per half h, sub-blocks 4h | 4h + 2 (the
                          // weights' low nibbles), then 4h + 1 | 4h + 3 (high nibbles)
@@ -46,18 +50,41 @@ struct Act256 {
   const float* da;       // [nb rounded up to kStep], 0 past nb
 };
 
-Act256 act256_layout(const ActQ8_256* act, int64_t nb) {
-  thread_local std::vector<uint8_t> codes;
-  thread_local std::vector<int16_t> sum32;
-  thread_local std::vector<float> da;
-  const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
-  if (static_cast<int64_t>(da.size()) < nbs) {
-    // At least 32768 columns' worth, so steady-state calls allocate nothing.
-    const auto n = static_cast<size_t>(std::max<int64_t>(nbs, 128));
-    codes.resize(n * 256 + 64);
-    sum32.resize(n * 8);
-    da.resize(n);
+// The layouts' per-thread buffers, one set per activation slot, reserved up front
+// (core/thread_scratch.h) for 32768 columns.
+struct LayoutScratch {
+  std::vector<uint8_t> codes[kMaxAct];
+  std::vector<int16_t> sum32[kMaxAct];
+  std::vector<float> da[kMaxAct];
+  std::vector<int32_t> bias[kMaxAct];
+  // Grows every slot (all at once: which thread uses which slots varies from call to call) to
+  // `blocks` blocks of `block_bytes` codes.
+  void grow(int64_t blocks, int64_t block_bytes) {
+    for (int k = 0; k < kMaxAct; ++k) {
+      const auto n = static_cast<size_t>(blocks);
+      if (codes[k].size() < n * static_cast<size_t>(block_bytes) + 64) codes[k].resize(n * block_bytes + 64);
+      if (sum32[k].size() < n * 8) sum32[k].resize(n * 8);
+      if (da[k].size() < n) da[k].resize(n);
+      if (bias[k].size() < n) bias[k].resize(n);
+    }
   }
+};
+LayoutScratch& layout_scratch() {
+  thread_local LayoutScratch s;
+  return s;
+}
+const bool kLayoutReserved = register_thread_scratch([] {
+  layout_scratch().grow(128, 256);  // 256-element blocks
+  layout_scratch().grow(1024, 32);  // 32-element blocks
+});
+
+Act256 act256_layout(const ActQ8_256* act, int64_t nb, int slot) {
+  LayoutScratch& ls = layout_scratch();
+  const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
+  ls.grow(nbs, 256);
+  std::vector<uint8_t>& codes = ls.codes[slot];
+  std::vector<int16_t>& sum32 = ls.sum32[slot];
+  std::vector<float>& da = ls.da[slot];
   uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
   for (int64_t i = 0; i < nbs; ++i) {
     if (i >= nb) {
@@ -110,7 +137,8 @@ inline void add_blocks(__m512 t, int n, __m128* acc) {
 
 // Q4_K (144 B / 256) and Q5_K (176 B / 256): [0] f16 d, [2] f16 dmin, [4..16) scales and mins,
 // Q5_K [16..48) qh, then qs (kernels/ref/dequant.cc). S = sum_s sc_s sum(q a), M = sum_s mn_s sum32_s.
-template <bool kQ5>
+// M activation rows per pass.
+template <bool kQ5, int M>
 struct K45Rows4 {
   static constexpr int kBytes = kQ5 ? 176 : 144;
 
@@ -142,13 +170,14 @@ struct K45Rows4 {
     }
   };
 
-  // Block i of the 4 rows: s[r] (16 lanes summing to S of row r), mq (128-bit lane r: 4 partial
-  // sums of M of row r), hd (128-bit lane r: row r's first 16 block bytes).
+  // Block i of the 4 rows against activation row k: s[k][r] (16 lanes summing to S of row r),
+  // mq[k] (128-bit lane r: 4 partial sums of M of row r); hd (128-bit lane r: row r's first 16
+  // block bytes).
   struct Block {
-    __m512i s[kRows], mq, hd;
+    __m512i s[M][kRows], mq[M], hd;
   };
 
-  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const Act256& act,
+  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const Act256* act,
                                                    const Consts& c) {
     Block o;
     const int64_t off = i * kBytes;
@@ -160,69 +189,80 @@ struct K45Rows4 {
     const __m512i sa = _mm512_srlv_epi32(_mm512_shuffle_epi8(h, c.sh_a), c.a_shift);
     const __m512i sb = _mm512_srli_epi32(_mm512_shuffle_epi8(h, c.sh_b), 2);
     const __m512i sm = _mm512_ternarylogic_epi32(_mm512_and_si512(sa, c.m1), sb, c.m2, 0xF8);  // a | (b & c)
-    o.mq = _mm512_madd_epi16(_mm512_shuffle_epi8(sm, c.mins_to_16), _mm512_broadcast_i32x4(load16(act.sum32 + 8 * i)));
+    const __m512i mins16 = _mm512_shuffle_epi8(sm, c.mins_to_16);
+    for (int k = 0; k < M; ++k) {
+      o.mq[k] = _mm512_madd_epi16(mins16, _mm512_broadcast_i32x4(load16(act[k].sum32 + 8 * i)));
+    }
     // The 8 scale bytes of rows 0 and 1 (sm01: bytes 0-7 row 0, 8-15 row 1) and of rows 2 and 3
     // (sm23) in every 128-bit lane.
     const __m512i sm01 = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 0, 2, 0, 2, 0, 2), sm);
     const __m512i sm23 = _mm512_permutexvar_epi64(_mm512_setr_epi64(4, 6, 4, 6, 4, 6, 4, 6), sm);
-    const uint8_t* ac = act.codes + i * 256;
-    const __m512i a0 = _mm512_load_si512(ac), a1 = _mm512_load_si512(ac + 64);
-    const __m512i a2 = _mm512_load_si512(ac + 128), a3 = _mm512_load_si512(ac + 192);
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) {
       const __m512i smr = r < 2 ? sm01 : sm23;
+      const __m512i sc0 = _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel0 : c.sel2);
+      const __m512i sc1 = _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel1 : c.sel3);
       __m512i lo0, hi0, lo1, hi1;
       k45_codes_half_avx512<kQ5>(row[r] + off, 0, &lo0, &hi0);
       k45_codes_half_avx512<kQ5>(row[r] + off, 1, &lo1, &hi1);
-      // Each lane sums 4 products, |.| <= 4 * 31 * 127 < 2^15: packs is exact.
-      const __m512i p0 = _mm512_packs_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo0, a0),
-                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi0, a1));
-      const __m512i p1 = _mm512_packs_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo1, a2),
-                                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi1, a3));
-      o.s[r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel0 : c.sel2)), p1,
-                                   _mm512_shuffle_epi8(smr, r % 2 == 0 ? c.sel1 : c.sel3));
+#pragma GCC unroll 4
+      for (int k = 0; k < M; ++k) {
+        const uint8_t* ac = act[k].codes + i * 256;
+        const auto dot = [&](__m512i u, int q) {
+          return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(ac + 64 * q));
+        };
+        // Each lane sums 4 products, |.| <= 4 * 31 * 127 < 2^15: packs is exact.
+        const __m512i p0 = _mm512_packs_epi32(dot(lo0, 0), dot(hi0, 1));
+        const __m512i p1 = _mm512_packs_epi32(dot(lo1, 2), dot(hi1, 3));
+        o.s[k][r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, sc0), p1, sc1);
+      }
     }
     return o;
   }
 
+  static Block zero_block() {
+    Block b;
+    for (int k = 0; k < M; ++k) {
+      for (int r = 0; r < kRows; ++r) b.s[k][r] = _mm512_setzero_si512();
+      b.mq[k] = _mm512_setzero_si512();
+    }
+    b.hd = _mm512_setzero_si512();
+    return b;
+  }
+
   // 4 blocks from i0 (blocks >= n read nothing and count zero): per 128-bit lane r, element e:
-  // S, M and the header word (d | dmin << 16) of row r, block i0 + e. The sums are folded in pairs
-  // of blocks as they come, so that few vectors are live.
-  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256& act,
-                                                 const Consts& c, __m512i* S, __m512i* M, __m512i* D) {
-    __m512i xs[2][kRows], xm[2], xd[2];
+  // S[k], Mn[k] (activation row k) and the header word D (d | dmin << 16) of row r, block i0 + e.
+  // The sums are folded in pairs of blocks as they come, so that few vectors are live.
+  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256* act,
+                                                 const Consts& c, __m512i* S, __m512i* Mn, __m512i* D) {
+    __m512i xs[2][M][kRows], xm[2][M], xd[2];
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
-      Block b0, b1;
-      if (2 * p < n) {
-        b0 = block(row, i0 + 2 * p, act, c);
-      } else {
-        for (int r = 0; r < kRows; ++r) b0.s[r] = _mm512_setzero_si512();
-        b0.mq = b0.hd = _mm512_setzero_si512();
+      const Block b0 = 2 * p < n ? block(row, i0 + 2 * p, act, c) : zero_block();
+      const Block b1 = 2 * p + 1 < n ? block(row, i0 + 2 * p + 1, act, c) : zero_block();
+      for (int k = 0; k < M; ++k) {
+        for (int r = 0; r < kRows; ++r) xs[p][k][r] = fold32(b0.s[k][r], b1.s[k][r]);
+        xm[p][k] = fold32(b0.mq[k], b1.mq[k]);
       }
-      if (2 * p + 1 < n) {
-        b1 = block(row, i0 + 2 * p + 1, act, c);
-      } else {
-        for (int r = 0; r < kRows; ++r) b1.s[r] = _mm512_setzero_si512();
-        b1.mq = b1.hd = _mm512_setzero_si512();
-      }
-      for (int r = 0; r < kRows; ++r) xs[p][r] = fold32(b0.s[r], b1.s[r]);
-      xm[p] = fold32(b0.mq, b1.mq);
       xd[p] = _mm512_unpacklo_epi32(b0.hd, b1.hd);
     }
-    __m512i z[kRows];
-    for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][r], xs[1][r]);
-    *S = gather_rows(z);
-    *M = fold64(xm[0], xm[1]);
+    for (int k = 0; k < M; ++k) {
+      __m512i z[kRows];
+      for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][k][r], xs[1][k][r]);
+      S[k] = gather_rows(z);
+      Mn[k] = fold64(xm[0][k], xm[1][k]);
+    }
     *D = _mm512_unpacklo_epi64(xd[0], xd[1]);
   }
 
-  // Rows row[r] (r < kRows; nb blocks each) times `act`; out[r]. `pf`, `pf_bytes`: memory to
-  // prefetch into L2 over the pass (the next rows), nullptr for none.
-  static void run(const uint8_t* const* row, const Act256& act, int64_t nb, const char* pf, int64_t pf_bytes,
+  // Rows row[r] (r < kRows; nb blocks each) times the activation rows act[k] (k < M);
+  // out[k * kRows + r]. `pf`, `pf_bytes`: memory to prefetch into L2 over the pass (the next rows),
+  // nullptr for none.
+  static void run(const uint8_t* const* row, const Act256* act, int64_t nb, const char* pf, int64_t pf_bytes,
                   float* out) {
     const Consts c;
-    __m128 acc = _mm_setzero_ps();  // lane r: row r's running sum
+    __m128 acc[M];  // lane r: row r's running sum
+    for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
       const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
       if (pf != nullptr) {
@@ -230,20 +270,22 @@ struct K45Rows4 {
           _mm_prefetch(pf + o, _MM_HINT_T1);
         }
       }
-      __m512i S, M, D;
+      __m512i S[M], Mn[M], D;
       if (n == kStep) {
-        step(row, i0, kStep, act, c, &S, &M, &D);
+        step(row, i0, kStep, act, c, S, Mn, &D);
       } else {
-        step(row, i0, n, act, c, &S, &M, &D);
+        step(row, i0, n, act, c, S, Mn, &D);
       }
       const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(D));
       const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
-      const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act.da + i0));
-      const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S)),
-                                     _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(M)));
-      add_blocks(t, n, &acc);
+      for (int k = 0; k < M; ++k) {
+        const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0));
+        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S[k])),
+                                       _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(Mn[k])));
+        add_blocks(t, n, &acc[k]);
+      }
     }
-    _mm_storeu_ps(out, acc);
+    for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
   }
 };
 
@@ -256,17 +298,13 @@ struct Act32L {
   const int32_t* bias;   // [nb8]: -off * sum(a), 0 past nb
 };
 
-Act32L act32_layout(const ActQ8_32* act, int64_t nb, int off) {
-  thread_local std::vector<uint8_t> codes;
-  thread_local std::vector<float> da;
-  thread_local std::vector<int32_t> bias;
+Act32L act32_layout(const ActQ8_32* act, int64_t nb, int off, int slot) {
+  LayoutScratch& ls = layout_scratch();
   const int64_t nb8 = (nb + 7) / 8 * 8;
-  if (static_cast<int64_t>(da.size()) < nb8) {
-    const auto n = static_cast<size_t>(std::max<int64_t>(nb8, 1024));  // >= 32768 columns
-    codes.resize(n * 32 + 32);
-    da.resize(n);
-    bias.resize(n);
-  }
+  ls.grow(nb8, 32);
+  std::vector<uint8_t>& codes = ls.codes[slot];
+  std::vector<float>& da = ls.da[slot];
+  std::vector<int32_t>& bias = ls.bias[slot];
   uint8_t* c = codes.data() + (32 - reinterpret_cast<uintptr_t>(codes.data()) % 32) % 32;
   for (int64_t i = 0; i < nb8; ++i) {
     if (i < nb) {
@@ -363,14 +401,17 @@ struct BlockScales8 {
   }
 };
 
-// 4 weight rows x 8 blocks per step: one 256-bit vpdpbusd per block and row, each row's 8 block
-// sums reduced together (sum8x8), the float steps (dw da) float(S) as vectors, then the 4 rows'
-// running sums advanced block by block (add_blocks' order).
-template <class B>
+// 4 weight rows x M activation rows x 8 blocks per step: one 256-bit vpdpbusd per block, weight row
+// and activation row (each weight block decoded once), each row's 8 block sums reduced together
+// (sum8x8), the float steps (dw da) float(S) as vectors, then the 4 rows' running sums advanced
+// block by block (add_rows' order).
+template <class B, int M>
 struct Q32Rows4 {
-  static void run(const uint8_t* const* row, const Act32L& act, int64_t nb, const char* pf, int64_t pf_bytes,
+  // Rows row[r] (r < kRows) times the activation rows act[k] (k < M); out[k * kRows + r].
+  static void run(const uint8_t* const* row, const Act32L* act, int64_t nb, const char* pf, int64_t pf_bytes,
                   float* out) {
-    __m128 acc = _mm_setzero_ps();
+    __m128 acc[M];
+    for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     for (int64_t i0 = 0; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
       if (pf != nullptr) {
@@ -378,43 +419,51 @@ struct Q32Rows4 {
           _mm_prefetch(pf + o, _MM_HINT_T1);
         }
       }
-      const __m256 da = _mm256_loadu_ps(act.da + i0);
-      const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0));
-      __m256 t[kRows];
+      __m256 t[M][kRows];
 #pragma GCC unroll 4
       for (int r = 0; r < kRows; ++r) {
         const uint8_t* b = row[r] + i0 * B::kBytes;
-        __m256i v[8];
+        __m256i v[M][8];
+        const auto dot = [&](int j) {
+          const __m256i u = B::decode(b + j * B::kBytes);
+          for (int k = 0; k < M; ++k) {
+            const auto* a = reinterpret_cast<const __m256i*>(act[k].codes + 32 * (i0 + j));
+            v[k][j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_load_si256(a));
+          }
+        };
         if (n == 8) {
 #pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j) {
-            v[j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), B::decode(b + j * B::kBytes),
-                                       _mm256_load_si256(reinterpret_cast<const __m256i*>(act.codes + 32 * (i0 + j))));
-          }
+          for (int j = 0; j < 8; ++j) dot(j);
         } else {
           for (int j = 0; j < 8; ++j) {
-            v[j] = j < n ? _mm256_dpbusd_epi32(
-                               _mm256_setzero_si256(), B::decode(b + j * B::kBytes),
-                               _mm256_load_si256(reinterpret_cast<const __m256i*>(act.codes + 32 * (i0 + j))))
-                         : _mm256_setzero_si256();
+            if (j < n) {
+              dot(j);
+            } else {
+              for (int k = 0; k < M; ++k) v[k][j] = _mm256_setzero_si256();
+            }
           }
         }
-        const __m256i S = _mm256_add_epi32(sum8x8(v), bias);
         const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(b, n));
-        t[r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(S));
+        for (int k = 0; k < M; ++k) {
+          const __m256 da = _mm256_loadu_ps(act[k].da + i0);
+          const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[k].bias + i0));
+          t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
+        }
       }
       // To 128-bit lanes of 4 rows, blocks 0..3 then 4..7.
       const auto pair = [](__m256 a, __m256 b) {
         return _mm512_castpd_ps(
             _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
       };
-      const __m512 t01 = pair(t[0], t[1]), t23 = pair(t[2], t[3]);
       const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
       const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
-      add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), &acc);
-      if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, &acc);
+      for (int k = 0; k < M; ++k) {
+        const __m512 t01 = pair(t[k][0], t[k][1]), t23 = pair(t[k][2], t[k][3]);
+        add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), &acc[k]);
+        if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, &acc[k]);
+      }
     }
-    _mm_storeu_ps(out, acc);
+    for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
   }
 };
 
@@ -438,24 +487,9 @@ inline const char* prefetch_ahead(const WeightMatrix& w, int64_t r0, int64_t r1,
   return r + (kPrefetchPasses + 1) * kRows <= r1 ? pass_start(kPrefetchPasses) : nullptr;
 }
 
-template <class B>
-void q32_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act32L& act, float* y) {
-  const int64_t nb = w.cols / 32;
-  const auto stride = static_cast<int64_t>(w.row_stride);
-  for (int64_t r = r0; r < r1; r += kRows) {
-    const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
-    const uint8_t* rows[kRows];
-    for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
-    const char* pf = prefetch_ahead(w, r0, r1, r);
-    float out[kRows];
-    Q32Rows4<B>::run(rows, act, nb, pf, kRows * stride, out);
-    std::copy_n(out, nr, y + r);
-  }
-}
-
-template <bool kQ5>
-void k45_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act256& act, float* y) {
-  const int64_t nb = w.cols / 256;
+// Rows [r0, r1) times the M activation rows of acts: y[k * y_stride + r] for k < M.
+template <class Kernel, int M, class Act>
+void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int64_t nb, float* y, int64_t y_stride) {
   const auto stride = static_cast<int64_t>(w.row_stride);
   for (int64_t r = r0; r < r1; r += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
@@ -463,37 +497,95 @@ void k45_one_row(const WeightMatrix& w, int64_t r0, int64_t r1, const Act256& ac
     const uint8_t* rows[kRows];
     for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
     const char* pf = prefetch_ahead(w, r0, r1, r);
-    float out[kRows];
-    K45Rows4<kQ5>::run(rows, act, nb, pf, kRows * stride, out);
-    std::copy_n(out, nr, y + r);
+    float out[M * kRows];
+    Kernel::run(rows, acts, nb, pf, kRows * stride, out);
+    for (int k = 0; k < M; ++k) std::copy_n(out + k * kRows, nr, y + k * y_stride + r);
   }
+}
+
+template <template <int> class Kernel, class Act>
+void rows_pass_m(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int m, int64_t nb, float* y,
+                 int64_t y_stride) {
+  switch (m) {
+    case 1:
+      return rows_pass<Kernel<1>, 1>(w, r0, r1, acts, nb, y, y_stride);
+    case 2:
+      return rows_pass<Kernel<2>, 2>(w, r0, r1, acts, nb, y, y_stride);
+    case 3:
+      return rows_pass<Kernel<3>, 3>(w, r0, r1, acts, nb, y, y_stride);
+    default:
+      return rows_pass<Kernel<4>, 4>(w, r0, r1, acts, nb, y, y_stride);
+  }
+}
+
+template <bool kQ5>
+struct K45 {
+  template <int M>
+  using Rows = K45Rows4<kQ5, M>;
+};
+template <class B>
+struct Q32 {
+  template <int M>
+  using Rows = Q32Rows4<B, M>;
+};
+
+// Up to kMaxAct activation rows (laid out in slots 0 .. m - 1).
+template <bool kQ5>
+void k45_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+              int64_t y_stride) {
+  const int64_t nb = w.cols / 256;
+  Act256 acts[kMaxAct];
+  for (int k = 0; k < m; ++k) {
+    acts[k] = act256_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
+  }
+  rows_pass_m<K45<kQ5>::template Rows>(w, r0, r1, acts, m, nb, y, y_stride);
+}
+
+template <class B>
+void q32_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+              int64_t y_stride) {
+  const int64_t nb = w.cols / 32;
+  Act32L acts[kMaxAct];
+  for (int k = 0; k < m; ++k) {
+    acts[k] = act32_layout(reinterpret_cast<const ActQ8_32*>(act + k * act_row_bytes), nb, B::kOffset, k);
+  }
+  rows_pass_m<Q32<B>::template Rows>(w, r0, r1, acts, m, nb, y, y_stride);
 }
 
 }  // namespace
 
-void q32_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
+                          int64_t m, float* y, int64_t y_stride) {
   if (r0 >= r1) return;
-  const auto* a = reinterpret_cast<const ActQ8_32*>(act);
-  const int64_t nb = w.cols / 32;
-  switch (w.type) {
-    case GgmlType::kQ8_0:
-      return q32_one_row<Q8_0Codes>(w, r0, r1, act32_layout(a, nb, Q8_0Codes::kOffset), y);
-    case GgmlType::kQ4_0:
-      return q32_one_row<Q4_0Codes>(w, r0, r1, act32_layout(a, nb, Q4_0Codes::kOffset), y);
-    case GgmlType::kQ5_0:
-      return q32_one_row<Q5_0Codes>(w, r0, r1, act32_layout(a, nb, Q5_0Codes::kOffset), y);
-    default:
-      return;
-  }
-}
-
-void k45_one_row_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  if (r0 >= r1) return;
-  const Act256 a = act256_layout(reinterpret_cast<const ActQ8_256*>(act), w.cols / 256);
-  if (w.type == GgmlType::kQ5_K) {
-    k45_one_row<true>(w, r0, r1, a, y);
-  } else {
-    k45_one_row<false>(w, r0, r1, a, y);
+  // Activation rows a few at a time (each pass re-reads the weights, from cache by then): up to 4
+  // for the K-quants; 2 for the 32-element types, whose 8-block steps keep 8 sums per activation
+  // row in registers (hot 2048-column rows, one thread: Q8_0 81 GFLOP/s at m = 2, 72 at m = 4 as
+  // one pass).
+  const bool k256 = w.type == GgmlType::kQ4_K || w.type == GgmlType::kQ5_K;
+  const int64_t per_pass = k256 ? kMaxAct : 2;
+  for (int64_t k0 = 0; k0 < m; k0 += per_pass) {
+    const int mk = static_cast<int>(std::min<int64_t>(per_pass, m - k0));
+    const uint8_t* a = act + k0 * act_row_bytes;
+    float* yk = y + k0 * y_stride;
+    switch (w.type) {
+      case GgmlType::kQ4_K:
+        k45_pass<false>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      case GgmlType::kQ5_K:
+        k45_pass<true>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      case GgmlType::kQ8_0:
+        q32_pass<Q8_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      case GgmlType::kQ4_0:
+        q32_pass<Q4_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      case GgmlType::kQ5_0:
+        q32_pass<Q5_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      default:
+        return;
+    }
   }
 }
 

@@ -49,7 +49,9 @@ bool set_matmul_act_q8(bool on) {
 
 bool q8_gemm_takes(GgmlType type, int64_t m) {
   const bool k256 = act_q8_kind(type) == ActQ8Kind::kQ8_256;
-  const int64_t min_m = avx512_variant() == Avx512Variant::kSplit ? (k256 ? 9 : 5) : (k256 ? 6 : 4);
+  // (Q6_K has no split row kernel: its wide one keeps the wide threshold.)
+  const bool split = avx512_variant() == Avx512Variant::kSplit && type != GgmlType::kQ6_K;
+  const int64_t min_m = split ? (k256 ? 9 : 5) : (k256 ? 6 : 4);
   return m >= min_m &&
          clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512;
 }

@@ -16,7 +16,7 @@ namespace baleen {
 
 // Whether m tokens times weights of this type take the integer GEMM (kernels/x86/q8_gemm.h): at the
 // AVX-512 level, from 6 tokens for K-quants and 4 for 32-element blocks (9 and 5 with the split
-// kernel variant, kernels/x86/q8_dot.h); else the row-dot kernels.
+// kernel variant, kernels/x86/q8_dot.h, except Q6_K); else the row-dot kernels.
 // Either gives the same bits, this only picks the faster. The
 // GEMM's time is nearly flat up to 16 tokens (one group), the row dots' grows with m. Measured
 // (bench/gemm_bench gemm_m, 2 threads, ms, row dots at m / GEMM):

@@ -35,9 +35,10 @@
 namespace baleen {
 namespace {
 
-constexpr int kRows = 4;    // weight rows per pass: one 128-bit lane each in the header vectors
-constexpr int kMaxAct = 4;  // activation rows per pass (more run as several passes)
-constexpr int kStep = 4;    // 256-element blocks per reduction step
+constexpr int kRows = 4;       // weight rows per pass: one 128-bit lane each in the header vectors
+constexpr int kMaxAct = 4;     // activation rows per kernel call
+constexpr int kMaxLayout = 8;  // activation rows laid out per call (more run as several calls)
+constexpr int kStep = 4;       // 256-element blocks per reduction step
 
 inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
@@ -53,14 +54,14 @@ struct Act256 {
 // The layouts' per-thread buffers, one set per activation slot, reserved up front
 // (core/thread_scratch.h) for 32768 columns.
 struct LayoutScratch {
-  std::vector<uint8_t> codes[kMaxAct];
-  std::vector<int16_t> sum32[kMaxAct];
-  std::vector<float> da[kMaxAct];
-  std::vector<int32_t> bias[kMaxAct];
+  std::vector<uint8_t> codes[kMaxLayout];
+  std::vector<int16_t> sum32[kMaxLayout];
+  std::vector<float> da[kMaxLayout];
+  std::vector<int32_t> bias[kMaxLayout];
   // Grows every slot (all at once: which thread uses which slots varies from call to call) to
   // `blocks` blocks of `block_bytes` codes.
   void grow(int64_t blocks, int64_t block_bytes) {
-    for (int k = 0; k < kMaxAct; ++k) {
+    for (int k = 0; k < kMaxLayout; ++k) {
       const auto n = static_cast<size_t>(blocks);
       if (codes[k].size() < n * static_cast<size_t>(block_bytes) + 64) codes[k].resize(n * block_bytes + 64);
       if (sum32[k].size() < n * 8) sum32[k].resize(n * 8);
@@ -487,9 +488,12 @@ inline const char* prefetch_ahead(const WeightMatrix& w, int64_t r0, int64_t r1,
   return r + (kPrefetchPasses + 1) * kRows <= r1 ? pass_start(kPrefetchPasses) : nullptr;
 }
 
-// Rows [r0, r1) times the M activation rows of acts: y[k * y_stride + r] for k < M.
-template <class Kernel, int M, class Act>
-void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int64_t nb, float* y, int64_t y_stride) {
+// Rows [r0, r1) times the m activation rows of acts (m <= kMaxLayout): y[k * y_stride + r]. Per
+// pass of kRows weight rows, the activation rows go `per_call` at a time through Kernel<M>::run, so
+// the later calls read the pass's weights from L1.
+template <template <int> class Kernel, class Act>
+void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int m, int per_call, int64_t nb,
+               float* y, int64_t y_stride) {
   const auto stride = static_cast<int64_t>(w.row_stride);
   for (int64_t r = r0; r < r1; r += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
@@ -497,24 +501,26 @@ void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, i
     const uint8_t* rows[kRows];
     for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
     const char* pf = prefetch_ahead(w, r0, r1, r);
-    float out[M * kRows];
-    Kernel::run(rows, acts, nb, pf, kRows * stride, out);
-    for (int k = 0; k < M; ++k) std::copy_n(out + k * kRows, nr, y + k * y_stride + r);
-  }
-}
-
-template <template <int> class Kernel, class Act>
-void rows_pass_m(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int m, int64_t nb, float* y,
-                 int64_t y_stride) {
-  switch (m) {
-    case 1:
-      return rows_pass<Kernel<1>, 1>(w, r0, r1, acts, nb, y, y_stride);
-    case 2:
-      return rows_pass<Kernel<2>, 2>(w, r0, r1, acts, nb, y, y_stride);
-    case 3:
-      return rows_pass<Kernel<3>, 3>(w, r0, r1, acts, nb, y, y_stride);
-    default:
-      return rows_pass<Kernel<4>, 4>(w, r0, r1, acts, nb, y, y_stride);
+    for (int k0 = 0; k0 < m; k0 += per_call) {
+      const int mk = std::min(per_call, m - k0);
+      const char* p = k0 == 0 ? pf : nullptr;
+      float out[kMaxAct * kRows];
+      switch (mk) {
+        case 1:
+          Kernel<1>::run(rows, acts + k0, nb, p, kRows * stride, out);
+          break;
+        case 2:
+          Kernel<2>::run(rows, acts + k0, nb, p, kRows * stride, out);
+          break;
+        case 3:
+          Kernel<3>::run(rows, acts + k0, nb, p, kRows * stride, out);
+          break;
+        default:
+          Kernel<4>::run(rows, acts + k0, nb, p, kRows * stride, out);
+          break;
+      }
+      for (int k = 0; k < mk; ++k) std::copy_n(out + k * kRows, nr, y + (k0 + k) * y_stride + r);
+    }
   }
 }
 
@@ -529,27 +535,29 @@ struct Q32 {
   using Rows = Q32Rows4<B, M>;
 };
 
-// Up to kMaxAct activation rows (laid out in slots 0 .. m - 1).
+// Up to 4 activation rows per kernel call for the K-quants; 2 for the 32-element types, whose
+// 8-block steps keep 8 sums per activation row in registers (hot 2048-column rows, one thread:
+// Q8_0 81 GFLOP/s at m = 2, 72 at m = 4 in one call).
 template <bool kQ5>
-void k45_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
               int64_t y_stride) {
   const int64_t nb = w.cols / 256;
-  Act256 acts[kMaxAct];
+  Act256 acts[kMaxLayout];
   for (int k = 0; k < m; ++k) {
     acts[k] = act256_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
   }
-  rows_pass_m<K45<kQ5>::template Rows>(w, r0, r1, acts, m, nb, y, y_stride);
+  rows_pass<K45<kQ5>::template Rows>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
 }
 
 template <class B>
-void q32_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+void q32_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
               int64_t y_stride) {
   const int64_t nb = w.cols / 32;
-  Act32L acts[kMaxAct];
+  Act32L acts[kMaxLayout];
   for (int k = 0; k < m; ++k) {
     acts[k] = act32_layout(reinterpret_cast<const ActQ8_32*>(act + k * act_row_bytes), nb, B::kOffset, k);
   }
-  rows_pass_m<Q32<B>::template Rows>(w, r0, r1, acts, m, nb, y, y_stride);
+  rows_pass<Q32<B>::template Rows>(w, r0, r1, acts, m, 2, nb, y, y_stride);
 }
 
 }  // namespace
@@ -557,31 +565,26 @@ void q32_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
 void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
                           int64_t m, float* y, int64_t y_stride) {
   if (r0 >= r1) return;
-  // Activation rows a few at a time (each pass re-reads the weights, from cache by then): up to 4
-  // for the K-quants; 2 for the 32-element types, whose 8-block steps keep 8 sums per activation
-  // row in registers (hot 2048-column rows, one thread: Q8_0 81 GFLOP/s at m = 2, 72 at m = 4 as
-  // one pass).
-  const bool k256 = w.type == GgmlType::kQ4_K || w.type == GgmlType::kQ5_K;
-  const int64_t per_pass = k256 ? kMaxAct : 2;
-  for (int64_t k0 = 0; k0 < m; k0 += per_pass) {
-    const int mk = static_cast<int>(std::min<int64_t>(per_pass, m - k0));
+  // Up to kMaxLayout activation rows per pass over the weights (more: several passes).
+  for (int64_t k0 = 0; k0 < m; k0 += kMaxLayout) {
+    const int mk = static_cast<int>(std::min<int64_t>(kMaxLayout, m - k0));
     const uint8_t* a = act + k0 * act_row_bytes;
     float* yk = y + k0 * y_stride;
     switch (w.type) {
       case GgmlType::kQ4_K:
-        k45_pass<false>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        k45_rows<false>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ5_K:
-        k45_pass<true>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        k45_rows<true>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ8_0:
-        q32_pass<Q8_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        q32_rows<Q8_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ4_0:
-        q32_pass<Q4_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        q32_rows<Q4_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ5_0:
-        q32_pass<Q5_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        q32_rows<Q5_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       default:
         return;

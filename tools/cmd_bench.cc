@@ -297,6 +297,11 @@ Status run_bench(const BenchOpts& o) {
   std::uniform_int_distribution<int64_t> pick(0, config.n_vocab - 1);
   std::vector<TokenId> prompt(static_cast<size_t>(o.n_prompt));
   for (TokenId& id : prompt) id = static_cast<TokenId>(pick(rng));
+  // The decode sessions' one-token prompts: distinct pseudo-random ids whatever -p is, so that B
+  // sequences decode B different texts (from one shared id they would decode the same tokens and
+  // route to the same experts, which no real batch does).
+  std::vector<TokenId> firsts(static_cast<size_t>(*std::max_element(batches.begin(), batches.end())));
+  for (TokenId& id : firsts) id = static_cast<TokenId>(pick(rng));
 
   std::vector<float> pp_logits;
   BALEEN_ASSIGN_OR_RETURN(r.pp, repeat(o.reps, [&] { return run_pp(*lm.session, prompt, &pp_logits); }));
@@ -320,7 +325,7 @@ Status run_bench(const BenchOpts& o) {
     // bandwidth available moves between seconds, so each tg is related to the bandwidth of its moment
     // (roofline_pct_paired: median over repetitions) as well as to the one at the start.
     ThreadPool bw_pool(0);
-    const auto run_tg = [&] { return run_decode({sessions[0]}, prompt, o.n_gen, &logits, &scratch); };
+    const auto run_tg = [&] { return run_decode({sessions[0]}, firsts, o.n_gen, &logits, &scratch); };
     BALEEN_ASSIGN_OR_RETURN(double warm, run_tg());
     (void)warm;
     std::vector<double> tps, bw, pct;
@@ -338,7 +343,7 @@ Status run_bench(const BenchOpts& o) {
   for (int64_t b : batches) {
     std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
     BALEEN_ASSIGN_OR_RETURN(Spread s,
-                            repeat(o.reps, [&] { return run_decode(group, prompt, o.n_gen, &logits, &scratch); }));
+                            repeat(o.reps, [&] { return run_decode(group, firsts, o.n_gen, &logits, &scratch); }));
     r.batch.emplace_back(b, s);
   }
 

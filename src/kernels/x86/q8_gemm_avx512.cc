@@ -400,6 +400,18 @@ void run_tile_r(GgmlType type, int r, const Tile& t, AccF<TV, kH>* out) {
   }
 }
 
+// A tile's results per row as 512-bit vectors: res[r][v] for its TV groups, then (kH) the half
+// group's in the low 256 bits of res[r][TV].
+template <int TV, bool kH>
+void run_tile_kept(GgmlType type, int rn, const Tile& t, __m512 (&res)[kMaxR][kMaxTv + 1]) {
+  AccF<TV, kH> out[kMaxR];
+  run_tile_r<TV, kH>(type, rn, t, out);
+  for (int r = 0; r < rn; ++r) {
+    for (int v = 0; v < TV; ++v) res[r][v] = out[r].z[v];
+    if constexpr (kH) res[r][TV] = _mm512_castps256_ps512(out[r].y);
+  }
+}
+
 // Writes a tile's results to ybuf ([token][chunk] floats): v[r] holds rows j + r (r < rn) for the
 // tokens tok0 .. tok0 + n - 1 (lanes 0 .. n - 1). The rows are transposed 4 at a time in registers
 // (4 x 4 blocks of floats), so each token gets one store of up to 4 consecutive floats.
@@ -542,40 +554,14 @@ void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const ui
         t.nb = nb;
         // Per row: the tv 16-token results, then the half group's (if any) in its low 256 bits.
         __m512 res[kMaxR][kMaxTv + 1];
-        const auto keep = [&](const auto* out) {
-          for (int r = 0; r < rn; ++r) {
-            for (int v = 0; v < tv; ++v) res[r][v] = out[r].z[v];
-            if (h) res[r][tv] = _mm512_castps256_ps512(out[r].y);
-          }
-        };
         if (tv == 3) {
-          AccF<3, false> out[kMaxR];
-          run_tile_r<3, false>(w.type, rn, t, out);
-          keep(out);
+          run_tile_kept<3, false>(w.type, rn, t, res);
         } else if (tv == 2) {
-          if (h) {
-            AccF<2, true> out[kMaxR];
-            run_tile_r<2, true>(w.type, rn, t, out);
-            keep(out);
-          } else {
-            AccF<2, false> out[kMaxR];
-            run_tile_r<2, false>(w.type, rn, t, out);
-            keep(out);
-          }
+          h ? run_tile_kept<2, true>(w.type, rn, t, res) : run_tile_kept<2, false>(w.type, rn, t, res);
         } else if (tv == 1) {
-          if (h) {
-            AccF<1, true> out[kMaxR];
-            run_tile_r<1, true>(w.type, rn, t, out);
-            keep(out);
-          } else {
-            AccF<1, false> out[kMaxR];
-            run_tile_r<1, false>(w.type, rn, t, out);
-            keep(out);
-          }
+          h ? run_tile_kept<1, true>(w.type, rn, t, res) : run_tile_kept<1, false>(w.type, rn, t, res);
         } else {
-          AccF<0, true> out[kMaxR];
-          run_tile_r<0, true>(w.type, rn, t, out);
-          keep(out);
+          run_tile_kept<0, true>(w.type, rn, t, res);
         }
         for (int v = 0; v < tv + (h ? 1 : 0); ++v) {
           __m512 rows[kMaxR];

@@ -1,5 +1,5 @@
 // Prefill attention at DeepSeek-V2-Lite's MLA shape (16 heads, qk 192 = 128 nope + 64 rope, v 128),
-// n = 512 new tokens from position 0, and n = 512 after 512 cached positions: causal_attention with
+// n = 128 and n = 512 new tokens from position 0, and n = 512 after 512 cached positions: causal_attention with
 // the AVX-512 kernel (level avx512) vs the same entry point at level avx2 (the per-row double
 // reference, parallel). Reports GFLOP/s counting 2 * (qk + v) multiply-adds per visible (row, key).
 // Whole-machine pool by default (BALEEN_BENCH_THREADS=N to change).
@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -60,11 +61,11 @@ void bench_attention(benchmark::State& state, DispatchLevel level, int64_t n, in
 
 int main(int argc, char** argv) {
   using namespace baleen;
-  for (int64_t pos0 : {int64_t{0}, int64_t{512}}) {
+  for (const auto& [n, pos0] : {std::pair<int64_t, int64_t>{128, 0}, {512, 0}, {512, 512}}) {
     for (DispatchLevel level : {DispatchLevel::kAvx512, DispatchLevel::kAvx2}) {
-      const std::string name =
-          std::string("attention/mla16x192x128/n=512/pos0=") + std::to_string(pos0) + "/" + dispatch_level_name(level);
-      benchmark::RegisterBenchmark(name.c_str(), bench_attention, level, int64_t{512}, pos0)
+      const std::string name = std::string("attention/mla16x192x128/n=") + std::to_string(n) +
+                               "/pos0=" + std::to_string(pos0) + "/" + dispatch_level_name(level);
+      benchmark::RegisterBenchmark(name.c_str(), bench_attention, level, n, pos0)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime()
           ->MinTime(0.2);

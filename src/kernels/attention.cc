@@ -1,5 +1,6 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -78,18 +79,20 @@ void causal_attention(const float* q, int64_t q_stride, const float* k, int64_t 
   // Keys transposed per kv head, [n_kv_heads][qk_dim][kt_stride], zero past the last position, so the
   // score loop reads 32 consecutive keys per dimension.
   const int64_t n_keys = pos0 + n;
-  const int64_t kt_stride = (n_keys + kAttnKeyBlock - 1) / kAttnKeyBlock * kAttnKeyBlock;
+  // Plus 16 floats: a row stride of an odd number of 64-byte lines spreads one key block's qk_dim
+  // rows over all L1 sets (at a power-of-two stride they share a few sets and evict each other).
+  const int64_t kt_stride = (n_keys + kAttnKeyBlock - 1) / kAttnKeyBlock * kAttnKeyBlock + 16;
   thread_local std::vector<float> kt_buf;
   const size_t kt_size = static_cast<size_t>(n_kv_heads * qk_dim * kt_stride);
   if (kt_buf.size() < kt_size) kt_buf.resize(kt_size);
   float* kt = kt_buf.data();
-  pool.parallel_for(n_kv_heads * qk_dim, 8, [&](int64_t i0, int64_t i1, int) {
+  // In 16 x 16 register transposes, per (kv head, 64 keys).
+  constexpr int64_t kKeysPerItem = 64;
+  const int64_t key_items = (kt_stride + kKeysPerItem - 1) / kKeysPerItem;
+  pool.parallel_for(n_kv_heads * key_items, 4, [&](int64_t i0, int64_t i1, int) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t g = i / qk_dim, d = i % qk_dim;
-      float* dst = kt + i * kt_stride;
-      const float* src = k + g * qk_dim + d;
-      for (int64_t p = 0; p < n_keys; ++p) dst[p] = src[p * k_stride];
-      for (int64_t p = n_keys; p < kt_stride; ++p) dst[p] = 0.0f;
+      const int64_t g = i / key_items, p0 = i % key_items * kKeysPerItem;
+      transpose_keys_avx512(k, k_stride, g, qk_dim, n_keys, p0, std::min(p0 + kKeysPerItem, kt_stride), kt, kt_stride);
     }
   });
   // Later row blocks see more keys: thread c takes every T-th (block, head) item in block-major

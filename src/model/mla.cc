@@ -78,7 +78,17 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     // causal_attention reads: kh [n_kv, n_heads, qk_head_dim], vh [n_kv, n_heads, v_head_dim].
     float* kh = grow(s.k_heads, n_kv * H * qk);
     float* vh = grow(s.v_heads, n_kv * H * vdim);
-    if (L.k_b_latent_rows) {
+    if (L.k_b_latent_rows && L.k_b_q8 != nullptr && matmul_act_q8_enabled()) {
+      // W_UK requantized with the latent as columns (model/k_b_q8.h) and W_UV: every head's keys
+      // and values in one integer pass, straight into that layout.
+      const std::vector<WeightMatrix>& kb = L.k_b_q8->get(L.k_b, pool);
+      s.jobs.clear();
+      for (int64_t h = 0; h < H; ++h) {
+        s.jobs.push_back(MatmulJob{&kb[h], kv.row(0), n_kv, kh + h * qk, W, H * qk});
+        s.jobs.push_back(MatmulJob{&L.v_b[h], kv.row(0), n_kv, vh + h * vdim, W, H * vdim});
+      }
+      matmul_many(s.jobs, pool);
+    } else if (L.k_b_latent_rows) {
       // Per-head W_UK^T / W_UV (GGUF attn_k_b / attn_v_b) write straight into that layout.
       matmul_xw_heads(L.k_b, kv.row(0), W, 0, n_kv, kh, H * qk, qk, pool);
       per_head_matmul(L.v_b, kv.row(0), W, 0, n_kv, vh, H * vdim, vdim, s, pool);

@@ -192,6 +192,7 @@ Status bind_gguf_layer(Binder& b, const ModelConfig& c, int64_t il, LayerWeights
     BALEEN_ASSIGN_OR_RETURN(L->kv_a_norm, b.vec(p + "attn_kv_a_norm.weight", c.kv_lora_rank));
     BALEEN_ASSIGN_OR_RETURN(L->k_b, b.stacked(p + "attn_k_b.weight", H, c.kv_lora_rank, c.qk_nope_head_dim));
     L->k_b_latent_rows = true;
+    if (KbQ8::applies(L->k_b)) L->k_b_q8 = std::make_shared<KbQ8>();
     BALEEN_ASSIGN_OR_RETURN(L->v_b, b.stacked(p + "attn_v_b.weight", H, c.v_head_dim, c.kv_lora_rank));
     BALEEN_ASSIGN_OR_RETURN(L->wo, b.matrix(p + "attn_output.weight", E, H * c.v_head_dim));
   } else {

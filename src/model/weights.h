@@ -6,11 +6,13 @@
 #pragma once
 
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include "io/gguf.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
+#include "model/k_b_q8.h"
 #include "model/model.h"
 #include "tensor/weight.h"
 
@@ -51,6 +53,9 @@ struct LayerWeights {
   // otherwise [qk_nope_head_dim, kv_lora_rank] (row views of HF kv_b_proj, = W_UK).
   std::vector<WeightMatrix> k_b;
   bool k_b_latent_rows = true;
+  // GGUF k_b of a quantized type: its transposes requantized to Q8_0 on first naive prefill
+  // (model/k_b_q8.h); null otherwise.
+  std::shared_ptr<KbQ8> k_b_q8;
   std::vector<WeightMatrix> v_b;  // W_UV per head: [v_head_dim, kv_lora_rank]
   WeightMatrix kv_b;              // HF only: [n_heads * (nope + v), kv_lora_rank] (whole kv_b_proj)
 

@@ -80,6 +80,7 @@ TEST(CausalAttention, MatchesReference) {
       {"v20 fallback", 3, 1, 24, 20, 19, 5, 1.0f},
       {"n=1 pos0=50", 4, 2, 32, 32, 1, 50, 1.0f},
       {"large scores", 2, 2, 64, 32, 80, 0, 8.0f},
+      {"three row blocks pos0=13", 2, 1, 48, 32, 150, 13, 1.0f},
   };
   for (const Shape& s : shapes) {
     for (int threads : {1, 2, 3}) run_case(s, threads);

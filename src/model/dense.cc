@@ -84,7 +84,7 @@ void dense_ffn(const FfnWeights& f, const float* xn, int64_t n, Scratch& s, Thre
   float* up = grow(s.up, n * ff);      // [n_tokens, ff]
   const MatmulJob gate_up[] = {{&f.gate, xn, n, gate}, {&f.up, xn, n, up}};
   matmul_many(gate_up, pool);
-  swiglu(gate, up, n * ff, gate);
+  swiglu_pooled(gate, up, n * ff, gate, pool);
   matmul(f.down, gate, n, out, pool);
 }
 

@@ -58,7 +58,7 @@ struct Scratch {
   std::vector<float> shared_gate, shared_up;                      // MoE shared experts
   std::vector<MatmulJob> jobs;                                    // matmul_many job lists
   std::vector<float> router_logits, route_scores, route_u, group_score;
-  std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens;
+  std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens, token_slot;
   std::vector<float> sel_weight, expert_token_weight;
   std::vector<uint8_t> picked;
   std::vector<float> mtp_in;   // [n_tokens, 2 * hidden_size]
@@ -67,6 +67,12 @@ struct Scratch {
 
 // out[t] = rms_norm(x[t]) * w for n rows of `dim`; out may alias x.
 void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out);
+// The same split over the pool's threads when n is a prefill's worth of rows (the same bits).
+void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out, ThreadPool& pool);
+// x[i] += y[i], i < n; split over the pool for prefill sizes.
+void add_into(float* x, const float* y, int64_t n, ThreadPool& pool);
+// kernels/swiglu.h's swiglu, split over the pool for prefill sizes.
+void swiglu_pooled(const float* gate, const float* up, int64_t n, float* out, ThreadPool& pool);
 
 // Per-head products with the weight on the other side of matmul's: for each head h with
 // W = ws[h] [rows, cols], y[t, h * y_head + c] = sum_r x[t, h * x_head + r] * W[r, c], t < m.

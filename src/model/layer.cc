@@ -2,6 +2,7 @@
 
 #include "core/thread_scratch.h"
 #include "kernels/ref/ops.h"
+#include "kernels/swiglu.h"
 #include "kernels/xw.h"
 #include "model/forward.h"
 
@@ -21,6 +22,33 @@ const bool kHeadWeightReserved = register_thread_scratch([] { grow(head_weight_b
 
 void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out) {
   for (int64_t t = 0; t < n; ++t) rms_norm_ref(x + t * dim, w, dim, eps, out + t * dim);
+}
+
+// Below these sizes the element-wise steps run on the calling thread (a pool round trip costs
+// more than a decode step's few rows).
+constexpr int64_t kPoolRows = 16, kPoolElems = 1 << 16;
+
+void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out, ThreadPool& pool) {
+  if (n < kPoolRows) return rms_norm_rows(x, w, n, dim, eps, out);
+  pool.parallel_for(
+      n, 4, [&](int64_t t0, int64_t t1, int) { rms_norm_rows(x + t0 * dim, w, t1 - t0, dim, eps, out + t0 * dim); });
+}
+
+void add_into(float* x, const float* y, int64_t n, ThreadPool& pool) {
+  const auto add = [&](int64_t i0, int64_t i1, int) {
+    for (int64_t i = i0; i < i1; ++i) x[i] += y[i];
+  };
+  if (n < kPoolElems) return add(0, n, 0);
+  pool.parallel_for(n, kPoolElems / 4, add);
+}
+
+void swiglu_pooled(const float* gate, const float* up, int64_t n, float* out, ThreadPool& pool) {
+  if (n < kPoolElems) return swiglu(gate, up, n, out);
+  // (chunks of whole 64-byte lines, so no two threads write one line)
+  pool.parallel_for((n + 15) / 16, kPoolElems / 64, [&](int64_t c0, int64_t c1, int) {
+    const int64_t i0 = c0 * 16, i1 = std::min(n, c1 * 16);
+    swiglu(gate + i0, up + i0, i1 - i0, out + i0);
+  });
 }
 
 void matmul_xw_heads(const std::vector<WeightMatrix>& ws, const float* x, int64_t x_stride, int64_t x_head, int64_t m,
@@ -54,20 +82,20 @@ void decoder_layer(const ModelImpl& model, const LayerWeights& L, int64_t il, st
   const auto eps = static_cast<float>(cfg.rms_norm_eps);
   float* xn = grow(s.xn, n * E);      // [n_tokens, hidden_size]
   float* br = grow(s.branch, n * E);  // [n_tokens, hidden_size]
-  rms_norm_rows(x, L.attn_norm.data(), n, E, eps, xn);
+  rms_norm_rows(x, L.attn_norm.data(), n, E, eps, xn, pool);
   if (cfg.arch == ModelArch::kDeepseek2) {
     mla_attention(model, L, il, seqs, xn, n, s, pool, br);
   } else {
     gqa_attention(model, L, il, seqs, xn, n, s, pool, br);
   }
-  for (int64_t i = 0; i < n * E; ++i) x[i] += br[i];
-  rms_norm_rows(x, L.ffn_norm.data(), n, E, eps, xn);
+  add_into(x, br, n * E, pool);
+  rms_norm_rows(x, L.ffn_norm.data(), n, E, eps, xn, pool);
   if (L.is_moe) {
     moe_ffn(cfg, L.moe, xn, n, s, pool, br);
   } else {
     dense_ffn(L.ffn, xn, n, s, pool, br);
   }
-  for (int64_t i = 0; i < n * E; ++i) x[i] += br[i];
+  add_into(x, br, n * E, pool);
 }
 
 }  // namespace baleen

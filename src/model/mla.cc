@@ -46,7 +46,7 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     float* qa = grow(s.q_a, n * cfg.q_lora_rank);  // [n_rows, q_lora_rank]
     const MatmulJob first[] = {{&L.wq_a, xn, n, qa}, {&L.wkv_a, xn, n, kv_new}};
     matmul_many(first, pool);
-    rms_norm_rows(qa, L.q_a_norm.data(), n, cfg.q_lora_rank, eps, qa);
+    rms_norm_rows(qa, L.q_a_norm.data(), n, cfg.q_lora_rank, eps, qa, pool);
     matmul(L.wq_b, qa, n, q, pool);
   } else {
     const MatmulJob first[] = {{&L.wq_plain, xn, n, q}, {&L.wkv_a, xn, n, kv_new}};
@@ -56,14 +56,21 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     const KvLayer kv = sq.cache->layer(il);
     BALEEN_ASSERT(kv.width == W, "MLA cache width %lld, want %lld", static_cast<long long>(kv.width),
                   static_cast<long long>(W));
-    for (int64_t t = 0; t < sq.n; ++t) {
-      const int64_t pos = sq.pos0 + t, r = sq.row0 + t;
-      float* row = kv.row(pos);
-      std::copy_n(kv_new + r * W, W, row);
-      rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
-      const float* cs = s.rope_cs.data() + r * rdim;       // fill_rope_table: this row's position
-      rope_apply(row + R, rdim, cs, rope.style);
-      for (int64_t h = 0; h < H; ++h) rope_apply(q + (r * H + h) * qk + nope, rdim, cs, rope.style);
+    const auto store = [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t pos = sq.pos0 + t, r = sq.row0 + t;
+        float* row = kv.row(pos);
+        std::copy_n(kv_new + r * W, W, row);
+        rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
+        const float* cs = s.rope_cs.data() + r * rdim;       // fill_rope_table: this row's position
+        rope_apply(row + R, rdim, cs, rope.style);
+        for (int64_t h = 0; h < H; ++h) rope_apply(q + (r * H + h) * qk + nope, rdim, cs, rope.style);
+      }
+    };
+    if (sq.n >= 16) {
+      pool.parallel_for(sq.n, 4, store);
+    } else {
+      store(0, sq.n, 0);
     }
   }
   float* heads = grow(s.heads, n * H * vdim);  // [n_rows, n_heads, v_head_dim]

@@ -113,6 +113,7 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
   int32_t* offset = grow(s.expert_offset, X + 1);
   int32_t* tok = grow(s.expert_tokens, n * K);
   float* tokw = grow(s.expert_token_weight, n * K);
+  int32_t* slot_of = grow(s.token_slot, n * K);  // [n_tokens, num_experts_per_tok]: slot of each choice
   std::fill_n(count, X, 0);
   for (int64_t i = 0; i < n * K; ++i) ++count[sel[i]];
   offset[0] = 0;
@@ -124,7 +125,9 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
       const int32_t slot = offset[e] + count[e]++;
       tok[slot] = static_cast<int32_t>(t);
       tokw[slot] = selw[t * K + k];
+      slot_of[t * K + k] = slot;
     }
+    std::sort(slot_of + t * K, slot_of + (t + 1) * K);  // expert order
   }
 
   // Per slot: gathered input [n_tokens * K, hidden_size] (an expert with one token reads xn in
@@ -133,23 +136,33 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
   float* gate = grow(s.gate, n * K * ff);
   float* up = grow(s.up, n * K * ff);
   float* eo = grow(s.expert_out, n * K * E);
+  // Gathered inputs of the experts with more than one token (one token is read in place).
+  const auto gather = [&](int64_t e0, int64_t e1, int) {
+    for (int64_t e = e0; e < e1; ++e) {
+      if (offset[e + 1] - offset[e] < 2) continue;
+      for (int64_t slot = offset[e]; slot < offset[e + 1]; ++slot) {
+        std::copy_n(xn + static_cast<int64_t>(tok[slot]) * E, E, xin + slot * E);
+      }
+    }
+  };
+  if (n >= 16) {
+    pool.parallel_for(X, 4, gather);
+  } else {
+    gather(0, X, 0);
+  }
   jobs.clear();
   for (int64_t e = 0; e < X; ++e) {
     const int64_t m = offset[e + 1] - offset[e];
     if (m == 0) continue;
     const int32_t* et = tok + offset[e];
-    const float* x = xn + static_cast<int64_t>(et[0]) * E;
-    if (m > 1) {
-      for (int64_t j = 0; j < m; ++j) std::copy_n(xn + et[j] * E, E, xin + (offset[e] + j) * E);
-      x = xin + offset[e] * E;
-    }
+    const float* x = m > 1 ? xin + offset[e] * E : xn + static_cast<int64_t>(et[0]) * E;
     const FfnWeights& f = w.experts[e];
     jobs.push_back(MatmulJob{&f.gate, x, m, gate + offset[e] * ff});
     jobs.push_back(MatmulJob{&f.up, x, m, up + offset[e] * ff});
   }
   matmul_many(jobs, pool);
-  if (shared) swiglu(sgate, sup, n * ffs, sgate);
-  swiglu(gate, up, n * K * ff, gate);
+  if (shared) swiglu_pooled(sgate, sup, n * ffs, sgate, pool);
+  swiglu_pooled(gate, up, n * K * ff, gate, pool);
 
   jobs.clear();
   if (shared) jobs.push_back(MatmulJob{&w.shared.down, sgate, n, out});
@@ -160,14 +173,23 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
   matmul_many(jobs, pool);
   if (!shared) std::fill_n(out, n * E, 0.0f);
 
-  // out[t] = shared(t) + sum over t's experts, in expert order, of weight * expert(t).
-  for (int64_t e = 0; e < X; ++e) {
-    for (int64_t slot = offset[e]; slot < offset[e + 1]; ++slot) {
-      const float wgt = tokw[slot];
-      float* o = out + static_cast<int64_t>(tok[slot]) * E;
-      const float* src = eo + slot * E;
-      for (int64_t d = 0; d < E; ++d) o[d] += wgt * src[d];
+  // out[t] = shared(t) + sum over t's experts, in expert order, of weight * expert(t) (slots are
+  // numbered in expert order, so in increasing slot order).
+  const auto combine = [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int32_t* slots = slot_of + t * K;
+      float* o = out + t * E;
+      for (int64_t k = 0; k < K; ++k) {
+        const float wgt = tokw[slots[k]];
+        const float* src = eo + static_cast<int64_t>(slots[k]) * E;
+        for (int64_t d = 0; d < E; ++d) o[d] += wgt * src[d];
+      }
     }
+  };
+  if (n >= 16) {
+    pool.parallel_for(n, 4, combine);
+  } else {
+    combine(0, n, 0);
   }
 }
 

@@ -1,5 +1,6 @@
 // `baleen bench`: llama-bench-style throughput of one model on this machine. pp: a prefill of -p
-// pseudo-random tokens in one eval; tg: -n single-token greedy decodes after a one-token prompt;
+// pseudo-random tokens in one eval; tg: -n single-token greedy decodes after a one-token prompt
+// (after -d pseudo-random tokens and then that token with --depth, like llama-bench's -d);
 // batch B: B sequences each decoding -n tokens, one batched forward (eval_batch) per step for all
 // of them. One warm-up run, then -r timed repetitions (median, min, max). Also times loading with
 // the page cache warm (Model::load, and load through the first token's logits) and measures the
@@ -11,6 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,7 @@ struct BenchOpts {
   ModelOptions model;
   int64_t n_prompt = 512;
   int64_t n_gen = 128;
+  int64_t depth = 0;  // context tokens before each decode (prefilled once per session, not timed)
   std::string batches = "1,4,8";
   int reps = 5;
   bool json = false;
@@ -85,14 +89,26 @@ Result<double> run_pp(Session& s, const std::vector<TokenId>& ids, std::vector<f
 }
 
 // B sessions (B = sessions.size()): each starts from its one-token prompt (not timed), then n_gen
-// steps, each one eval_batch of the greedy next token of every session. tg is the B = 1 case.
+// steps, each one eval_batch of the greedy next token of every session. tg is the B = 1 case. With
+// a non-empty `context`, each session holds it before its one-token prompt: prefilled on the first
+// call (not timed), kept by later ones (truncated back to it).
 Result<double> run_decode(const std::vector<Session*>& sessions, const std::vector<TokenId>& first, int64_t n_gen,
-                          std::vector<std::vector<float>>* logits, BatchScratch* scratch) {
+                          std::vector<std::vector<float>>* logits, BatchScratch* scratch,
+                          std::span<const TokenId> context = {}, std::set<const Session*>* holding = nullptr) {
   const size_t b = sessions.size();
   std::vector<TokenId> next(b);
   std::vector<BatchItem> items(b);
+  const auto depth = static_cast<int64_t>(context.size());
   for (size_t i = 0; i < b; ++i) {
-    sessions[i]->truncate(0);
+    if (depth > 0 && holding != nullptr && holding->count(sessions[i]) > 0 && sessions[i]->n_past() >= depth) {
+      sessions[i]->truncate(depth);
+    } else {
+      sessions[i]->truncate(0);
+      if (depth > 0) {
+        BALEEN_TRY(sessions[i]->eval(context, &(*logits)[i]));
+        if (holding != nullptr) holding->insert(sessions[i]);
+      }
+    }
     next[i] = first[i % first.size()];
     items[i] = BatchItem{sessions[i], std::span<const TokenId>(&next[i], 1), &(*logits)[i]};
   }
@@ -180,6 +196,7 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["threads"] = r.threads;
   j["n_prompt"] = o.n_prompt;
   j["n_gen"] = o.n_gen;
+  j["n_depth"] = o.depth;
   j["reps"] = o.reps;
   j["pp_tps"] = r.pp.median;
   j["pp_tps_spread"] = {r.pp.min, r.pp.max};
@@ -236,7 +253,7 @@ void print_text(const BenchOpts& o, const Results& r) {
               std::string(8, '-').c_str(), std::string(6, '-').c_str(), std::string(18, '-').c_str(),
               std::string(9, '-').c_str(), std::string(9, '-').c_str(), std::string(9, '-').c_str(),
               std::string(4, '-').c_str());
-  const std::string tg = "tg" + std::to_string(o.n_gen);
+  const std::string tg = "tg" + std::to_string(o.n_gen) + (o.depth > 0 ? " @ d" + std::to_string(o.depth) : "");
   print_row(r, "pp" + std::to_string(o.n_prompt), r.pp, "t/s");
   print_row(r, tg, r.tg, "t/s");
   for (const auto& [b, s] : r.batch) print_row(r, "batch " + std::to_string(b) + " (" + tg + ")", s, "t/s");
@@ -267,9 +284,10 @@ Status run_bench(const BenchOpts& o) {
   if (o.n_prompt <= 0) return Error(ErrorCode::kInvalidArgument, "-p must be > 0");
   if (o.n_gen <= 0) return Error(ErrorCode::kInvalidArgument, "-n must be > 0");
   if (o.reps <= 0) return Error(ErrorCode::kInvalidArgument, "-r must be > 0");
+  if (o.depth < 0) return Error(ErrorCode::kInvalidArgument, "-d must be >= 0");
   BALEEN_ASSIGN_OR_RETURN(std::vector<int64_t> batches, parse_batch_list(o.batches));
 
-  const int64_t need_ctx = std::max(o.n_prompt, o.n_gen + 1);
+  const int64_t need_ctx = std::max(o.n_prompt, o.depth + o.n_gen + 1);
   BALEEN_ASSIGN_OR_RETURN(LoadedModel lm, load_model(o.model, need_ctx));
   const ModelConfig& config = lm.model->config();
   const int64_t n_ctx = lm.session->n_ctx();
@@ -277,9 +295,10 @@ Status run_bench(const BenchOpts& o) {
     return make_error(ErrorCode::kOutOfRange, "-p %lld exceeds the context of %lld tokens",
                       static_cast<long long>(o.n_prompt), static_cast<long long>(n_ctx));
   }
-  if (o.n_gen + 1 > n_ctx) {
-    return make_error(ErrorCode::kOutOfRange, "-n %lld (after a one-token prompt) exceeds the context of %lld tokens",
-                      static_cast<long long>(o.n_gen), static_cast<long long>(n_ctx));
+  if (o.depth + o.n_gen + 1 > n_ctx) {
+    return make_error(ErrorCode::kOutOfRange,
+                      "-n %lld (after -d %lld and a one-token prompt) exceeds the context of %lld tokens",
+                      static_cast<long long>(o.n_gen), static_cast<long long>(o.depth), static_cast<long long>(n_ctx));
   }
   if (config.n_vocab <= 0) return Error(ErrorCode::kInvalidArgument, "the model has no vocabulary size");
 
@@ -302,6 +321,9 @@ Status run_bench(const BenchOpts& o) {
   // route to the same experts, which no real batch does).
   std::vector<TokenId> firsts(static_cast<size_t>(*std::max_element(batches.begin(), batches.end())));
   for (TokenId& id : firsts) id = static_cast<TokenId>(pick(rng));
+  std::vector<TokenId> context(static_cast<size_t>(o.depth));
+  for (TokenId& id : context) id = static_cast<TokenId>(pick(rng));
+  std::set<const Session*> holding;  // decode sessions that hold `context`
 
   std::vector<float> pp_logits;
   BALEEN_ASSIGN_OR_RETURN(r.pp, repeat(o.reps, [&] { return run_pp(*lm.session, prompt, &pp_logits); }));
@@ -309,7 +331,7 @@ Status run_bench(const BenchOpts& o) {
   // Decode sessions hold n_gen + 1 tokens each; the loaded session serves as the first.
   const int64_t max_batch = *std::max_element(batches.begin(), batches.end());
   SessionOptions so;
-  so.n_ctx = o.n_gen + 1;
+  so.n_ctx = o.depth + o.n_gen + 1;
   so.attention = attention_form(o.model.attention);
   std::vector<std::unique_ptr<Session>> extra;
   std::vector<Session*> sessions = {lm.session.get()};
@@ -325,7 +347,9 @@ Status run_bench(const BenchOpts& o) {
     // bandwidth available moves between seconds, so each tg is related to the bandwidth of its moment
     // (roofline_pct_paired: median over repetitions) as well as to the one at the start.
     ThreadPool bw_pool(0);
-    const auto run_tg = [&] { return run_decode({sessions[0]}, firsts, o.n_gen, &logits, &scratch); };
+    const auto run_tg = [&] {
+      return run_decode({sessions[0]}, firsts, o.n_gen, &logits, &scratch, context, &holding);
+    };
     BALEEN_ASSIGN_OR_RETURN(double warm, run_tg());
     (void)warm;
     std::vector<double> tps, bw, pct;
@@ -342,8 +366,9 @@ Status run_bench(const BenchOpts& o) {
   }
   for (int64_t b : batches) {
     std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
-    BALEEN_ASSIGN_OR_RETURN(Spread s,
-                            repeat(o.reps, [&] { return run_decode(group, firsts, o.n_gen, &logits, &scratch); }));
+    BALEEN_ASSIGN_OR_RETURN(Spread s, repeat(o.reps, [&] {
+                              return run_decode(group, firsts, o.n_gen, &logits, &scratch, context, &holding);
+                            }));
     r.batch.emplace_back(b, s);
   }
 
@@ -378,6 +403,9 @@ Runner add_bench(CLI::App& app) {
   add_model_options(sub, &o->model);
   sub->add_option("-p,--n-prompt", o->n_prompt, "prompt tokens for pp")->capture_default_str();
   sub->add_option("-n,--n-gen", o->n_gen, "generated tokens for tg and batch")->capture_default_str();
+  sub->add_option("-d,--depth", o->depth,
+                  "context tokens held before tg and batch decoding (prefilled once, not timed)")
+      ->capture_default_str();
   sub->add_option("-b,--batch", o->batches, "concurrent sequences, comma-separated")->capture_default_str();
   sub->add_option("-r,--repetitions", o->reps, "timed repetitions after one warm-up")->capture_default_str();
   sub->add_flag("--json", o->json, "print one JSON object instead of the table");

@@ -8,6 +8,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
+#include "kernels/mla_decode.h"
 #include "kernels/ref/ops.h"
 #include "model/forward.h"
 
@@ -136,7 +137,11 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
       fn(r0, seqs[j - 1].row0 + seqs[j - 1].n);
     }
   };
-  const int64_t n_items = plan_attention_items(seqs, H, s, pool.size(), [](const SeqRows& sq) { return sq.absorbed; });
+  // Attention items: (sequence, group of G heads, token); a group's heads read the cache rows
+  // together (kernels/mla_decode.h).
+  const int64_t G = H % 8 == 0 ? 8 : 1, n_groups = H / G;
+  const int64_t n_items =
+      plan_attention_items(seqs, n_groups, s, pool.size(), [](const SeqRows& sq) { return sq.absorbed; });
   if (n_items == 0) {
     matmul(L.wo, heads, n, out, pool);
     return;
@@ -153,27 +158,34 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
     }
   });
   float* z = grow(s.z, n * H * R);  // latent context [n_rows, n_heads, kv_lora_rank]
+  int64_t max_kv = 1;
+  for (const SeqRows& sq : seqs) {
+    if (sq.absorbed) max_kv = std::max(max_kv, sq.cache->n_ctx());
+  }
+  // (sized by the caches' capacity, not their current length: decoding on does not regrow it)
+  const int64_t per_thread = mla_decode_scratch_floats(G, R, rdim, max_kv);
+  grow(s.scores, per_thread * pool.size());
+  s.scores_stride = per_thread;
   pool.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int thread) {
     float* sc = s.scores.data() + thread * s.scores_stride;
-    for_attention_items(s, seqs, H, i0, i1, [&](size_t j, int64_t h, int64_t t) {
+    for_attention_items(s, seqs, n_groups, i0, i1, [&](size_t j, int64_t hg, int64_t t) {
       const SeqRows& sq = seqs[j];
       const KvLayer kv = sq.cache->layer(il);
-      const int64_t r = sq.row0 + t;
-      const float* qt = qa + (r * H + h) * R;
-      const float* qpe = q + (r * H + h) * qk + nope;
-      const int64_t m = sq.pos0 + t + 1;
-      for (int64_t u = 0; u < m; ++u) {
-        const float* row = kv.row(u);
-        sc[u] = scale * (dot_f32(qt, row, R) + dot_f32(qpe, row + R, rdim));
-      }
-      softmax_ref(sc, m);
-      float* zo = z + (r * H + h) * R;
-      std::fill_n(zo, R, 0.0f);
-      for (int64_t u = 0; u < m; ++u) {
-        const float p = sc[u];
-        const float* c = kv.row(u);
-        for (int64_t d = 0; d < R; ++d) zo[d] += p * c[d];
-      }
+      const int64_t r = sq.row0 + t, h0 = hg * G;
+      MlaDecodeArgs a;
+      a.q_abs = qa + (r * H + h0) * R;
+      a.q_abs_stride = R;
+      a.q_pe = q + (r * H + h0) * qk + nope;
+      a.q_pe_stride = qk;
+      a.cache = kv.row(0);
+      a.cache_stride = kv.width;
+      a.n_ctx = sq.pos0 + t + 1;
+      a.kv_lora_rank = R;
+      a.rope_dim = rdim;
+      a.scale = scale;
+      a.z = z + (r * H + h0) * R;
+      a.z_stride = R;
+      mla_decode_heads(a, G, sc);
     });
   });
   for_absorbed_runs([&](int64_t r0, int64_t r1) {

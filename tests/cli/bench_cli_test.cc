@@ -82,6 +82,32 @@ TEST(BenchCli, TextTablePrintsUnits) {
   }
 }
 
+// -d: tg and batch decode after a held context; the JSON and the table name it. The decoded
+// sessions must hold depth + n_gen + 1 tokens, so a depth past the context is refused.
+TEST(BenchCli, DepthDecodesAfterAHeldContext) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string scratch = testing::scratch_dir("cli_bench_depth");
+  RunResult r = run_baleen(
+      {"bench", "-m", micro_model(), "-p", "8", "-d", "40", "-n", "4", "-b", "1,2", "-r", "2", "--json"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j.value("n_depth", -1), 40);
+  EXPECT_TRUE(positive_finite(j["tg_tps"])) << r.out;
+  EXPECT_TRUE(positive_finite(j["batch_tps"]["2"])) << r.out;
+  RunResult t =
+      run_baleen({"bench", "-m", micro_model(), "-p", "8", "-d", "16", "-n", "4", "-b", "1", "-r", "1"}, scratch);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("tg4 @ d16"), std::string::npos) << t.out;
+  RunResult bad = run_baleen({"bench", "-m", micro_model(), "-p", "8", "-d", "-3", "-n", "4", "-r", "1"}, scratch);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(bad.err.rfind("baleen bench: error: ", 0), 0u) << bad.err;
+  RunResult far = run_baleen(
+      {"bench", "-m", micro_model(), "-p", "8", "-d", "100000000", "-n", "4", "-r", "1", "-c", "64"}, scratch);
+  EXPECT_NE(far.status, 0);
+  EXPECT_EQ(far.err.rfind("baleen bench: error: ", 0), 0u) << far.err;
+}
+
 TEST(BenchCli, DenseModelRuns) {
   BALEEN_REQUIRE_CONFORMANCE();
   const std::string scratch = testing::scratch_dir("cli_bench_dense");

@@ -10,8 +10,9 @@
 namespace baleen {
 
 int64_t mla_decode_scratch_floats(int64_t n_heads, int64_t kv_lora_rank, int64_t rope_dim, int64_t n_ctx) {
-  // Per head: its query [kv_lora_rank + rope_dim] and its scores [n_ctx rounded up to 16].
-  return n_heads * (kv_lora_rank + rope_dim + (n_ctx + 15) / 16 * 16);
+  // The AVX-512 kernel: per head its query [kv_lora_rank + rope_dim], a block's scores and its
+  // latent sums [kv_lora_rank]; the per-head loop: the scores of one head [n_ctx].
+  return std::max(n_heads * (2 * kv_lora_rank + rope_dim + kMlaDecodeBlock), n_ctx);
 }
 
 void mla_decode_heads_ref(const MlaDecodeArgs& a, int64_t n_heads) {

@@ -17,6 +17,9 @@
 
 namespace baleen {
 
+// Cache rows per step of the AVX-512 kernel's single pass.
+constexpr int64_t kMlaDecodeBlock = 32;
+
 struct MlaDecodeArgs {
   const float* q_abs = nullptr;  // head g's q~ at q_abs + g * q_abs_stride, [kv_lora_rank]
   int64_t q_abs_stride = 0;

@@ -125,31 +125,25 @@ void rows_step(const AttentionArgs& a, const float* kt, int64_t ks, const float*
 // Up to 8 rows per step (registers: 2 score vectors per row).
 constexpr int64_t kStepRows = 8;
 
-template <int R>
-void step_n(const AttentionArgs& a, const float* kt, int64_t ks, const float* vbase, int64_t t0, int64_t p0,
-            float* const* o, float* m, float* l) {
-  rows_step<R>(a, kt, ks, vbase, t0, p0, o, m, l);
-}
-
 void rows_step_any(int64_t n, const AttentionArgs& a, const float* kt, int64_t ks, const float* vbase, int64_t t0,
                    int64_t p0, float* const* o, float* m, float* l) {
   switch (n) {
     case 1:
-      return step_n<1>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<1>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 2:
-      return step_n<2>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<2>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 3:
-      return step_n<3>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<3>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 4:
-      return step_n<4>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<4>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 5:
-      return step_n<5>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<5>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 6:
-      return step_n<6>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<6>(a, kt, ks, vbase, t0, p0, o, m, l);
     case 7:
-      return step_n<7>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<7>(a, kt, ks, vbase, t0, p0, o, m, l);
     default:
-      return step_n<8>(a, kt, ks, vbase, t0, p0, o, m, l);
+      return rows_step<8>(a, kt, ks, vbase, t0, p0, o, m, l);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "kernels/matmul_many.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -24,19 +25,27 @@ struct JobPlan {
   int32_t act = -1;  // kQ8*: index into acts
   Q8RowsFn q8_rows = nullptr;
   RowDotFn row_dot = nullptr;
+  const float* x = nullptr;  // kRowDot / kSeparate: the input rows (a gathered copy for x_rows jobs)
   int64_t x_stride = 0, y_stride = 0;
   double row_cost = 0.0;  // estimated ns per weight row (only relative values matter)
 };
 
-// One quantized input, shared by every job with the same x, stride, m, kind and columns.
+// One quantized input, shared by every job with the same x, stride, m, kind, columns and row
+// selection. A gathered input (job.x_rows) is not quantized itself: its source plan quantizes every
+// row of x once (the routed experts of an MoE step share the step's tokens), and the gathered plan
+// packs its GEMM panel straight from the source's rows, or for the row kernels copies them (or,
+// when they are consecutive, points into the source).
 struct ActPlan {
   const float* x = nullptr;
+  const int32_t* rows = nullptr;  // gathered: input row i is x's row rows[i]
   int64_t x_stride = 0, m = 0, cols = 0, row_bytes = 0;
   ActQ8Kind kind = ActQ8Kind::kNone;
   Q8QuantizeFn quantize = nullptr;
   bool gemm = false;
+  int32_t src = -1;                    // gathered: the source plan
+  bool alias = false;                  // gathered rows that are consecutive source rows: nothing to prepare
   int64_t act_off = 0, panel_off = 0;  // into the arena
-  int64_t unit0 = 0;                   // its first preparation unit
+  int64_t unit0 = 0;                   // its first preparation unit (in its phase)
 };
 
 // A position in the concatenated rows of all pooled jobs.
@@ -50,6 +59,7 @@ struct ManyScratch {
   std::vector<ActPlan> acts;
   std::vector<Cut> cuts;
   std::vector<uint8_t> arena;
+  std::vector<float> gathered;  // float copies of gathered inputs for the row-dot and separate paths
 };
 
 // Rows per preparation unit (quantize, and pack one GEMM group) and the granularity of row cuts.
@@ -60,13 +70,36 @@ constexpr int64_t kInlinePrepElems = 1 << 15;
 
 int64_t align64(int64_t v) { return (v + 63) / 64 * 64; }
 
-int64_t units_of(const ActPlan& a) { return a.gemm ? q8_gemm_groups(a.m) : (a.m + kUnitRows - 1) / kUnitRows; }
+int64_t units_of(const ActPlan& a) {
+  if (a.alias) return 0;
+  return a.gemm ? q8_gemm_groups(a.m) : (a.m + kUnitRows - 1) / kUnitRows;
+}
 
-void prepare_unit(const ActPlan& a, int64_t u, uint8_t* arena) {
+void prepare_unit(const ActPlan* acts, const ActPlan& a, int64_t u, uint8_t* arena) {
   uint8_t* act = arena + a.act_off;
+  if (a.src >= 0) {  // gathered from the (already quantized) source rows
+    const uint8_t* src = arena + acts[a.src].act_off;
+    if (a.gemm) {
+      q8_gemm_pack_avx512(a.kind, src, a.row_bytes, a.m, a.cols, u, u + 1, arena + a.panel_off, a.rows);
+      return;
+    }
+    const int64_t i1 = std::min(a.m, (u + 1) * kUnitRows);
+    for (int64_t i = u * kUnitRows; i < i1; ++i) {
+      std::memcpy(act + i * a.row_bytes, src + static_cast<int64_t>(a.rows[i]) * a.row_bytes,
+                  static_cast<size_t>(a.row_bytes));
+    }
+    return;
+  }
   const int64_t i1 = std::min(a.m, (u + 1) * kUnitRows);
   for (int64_t i = u * kUnitRows; i < i1; ++i) a.quantize(a.kind, a.x + i * a.x_stride, a.cols, act + i * a.row_bytes);
   if (a.gemm) q8_gemm_pack_avx512(a.kind, act, a.row_bytes, a.m, a.cols, u, u + 1, arena + a.panel_off);
+}
+
+bool consecutive(const int32_t* rows, int64_t m) {
+  for (int64_t i = 1; i < m; ++i) {
+    if (rows[i] != rows[0] + i) return false;
+  }
+  return true;
 }
 
 void run_rows(const MatmulJob& j, const JobPlan& p, const ActPlan* acts, const uint8_t* arena, int64_t r0, int64_t r1) {
@@ -81,7 +114,7 @@ void run_rows(const MatmulJob& j, const JobPlan& p, const ActPlan* acts, const u
       q8_gemm_rows_avx512(*j.w, r0, r1, arena + acts[p.act].panel_off, j.m, j.y, p.y_stride);
       break;
     case Path::kRowDot:
-      for (int64_t r = r0; r < r1; ++r) p.row_dot(*j.w, r, j.x, p.x_stride, j.m, j.y + r, p.y_stride);
+      for (int64_t r = r0; r < r1; ++r) p.row_dot(*j.w, r, p.x, p.x_stride, j.m, j.y + r, p.y_stride);
       break;
     case Path::kSeparate:
       break;
@@ -97,58 +130,83 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   const DispatchLevel level = dispatch_level();
   const bool act_q8 = matmul_act_q8_enabled();
 
-  // Plan every job with matmul's own choice of kernel (kernels/matmul.cc).
-  int64_t arena_bytes = 0, prep_units = 0, prep_elems = 0;
+  // Plan every job with matmul's own choice of kernel (kernels/matmul.cc). Preparation runs in two
+  // phases: quantizing (and packing) plain inputs, then the gathered inputs built from them.
+  int64_t arena_bytes = 0, prep_elems = 0, gathered_floats = 0;
+  int64_t phase_units[2] = {0, 0};
+  // The plan of (x, stride, m, cols, kind, gemm, rows), added if new.
+  const auto act_plan = [&](const float* x, int64_t x_stride, int64_t m, int64_t cols, ActQ8Kind kind,
+                            Q8QuantizeFn quantize, bool gemm, const int32_t* rows, int32_t src) -> int32_t {
+    for (size_t a = 0; a < s.acts.size(); ++a) {
+      const ActPlan& o = s.acts[a];
+      if (o.x == x && o.x_stride == x_stride && o.m == m && o.cols == cols && o.kind == kind && o.gemm == gemm &&
+          o.rows == rows) {
+        return static_cast<int32_t>(a);
+      }
+    }
+    ActPlan n;
+    n.x = x;
+    n.rows = rows;
+    n.x_stride = x_stride;
+    n.m = m;
+    n.cols = cols;
+    n.kind = kind;
+    n.quantize = quantize;
+    n.gemm = gemm;
+    n.src = src;
+    n.row_bytes = act_q8_row_bytes(kind, cols);
+    if (src >= 0 && !gemm && consecutive(rows, m)) {
+      n.alias = true;
+      n.act_off = s.acts[static_cast<size_t>(src)].act_off + static_cast<int64_t>(rows[0]) * n.row_bytes;
+    } else if (src < 0 || !gemm) {
+      n.act_off = arena_bytes;
+      arena_bytes = align64(arena_bytes + n.row_bytes * m);
+    }
+    if (gemm) {
+      n.panel_off = arena_bytes;
+      arena_bytes = align64(arena_bytes + q8_gemm_panel_bytes(kind, m, cols));
+    }
+    int64_t& units = phase_units[src >= 0 ? 1 : 0];
+    n.unit0 = units;
+    units += units_of(n);
+    prep_elems += m * cols;
+    s.acts.push_back(n);
+    return static_cast<int32_t>(s.acts.size() - 1);
+  };
   for (size_t i = 0; i < jobs.size(); ++i) {
     const MatmulJob& j = jobs[i];
     JobPlan& p = s.plans[i];
     if (j.m <= 0 || j.w->rows <= 0) continue;
     const WeightMatrix& w = *j.w;
+    p.x = j.x;
     p.x_stride = j.x_stride != 0 ? j.x_stride : w.cols;
     p.y_stride = j.y_stride != 0 ? j.y_stride : w.rows;
     const auto stride = static_cast<double>(w.row_stride);
-    if (w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16 && matmul_bf16_available()) continue;
-    if (matmul_q8_applies(w, j.m) && act_q8) {
-      const Q8Kernels k = find_q8_kernels(w.type, level);
-      if (k.rows == nullptr) continue;
-      const ActQ8Kind kind = act_q8_kind(w.type);
-      const bool gemm = q8_gemm_takes(w.type, j.m);
-      size_t a = 0;
-      while (a < s.acts.size() && !(s.acts[a].x == j.x && s.acts[a].x_stride == p.x_stride && s.acts[a].m == j.m &&
-                                    s.acts[a].cols == w.cols && s.acts[a].kind == kind && s.acts[a].gemm == gemm)) {
-        ++a;
-      }
-      if (a == s.acts.size()) {
-        ActPlan n;
-        n.x = j.x;
-        n.x_stride = p.x_stride;
-        n.m = j.m;
-        n.cols = w.cols;
-        n.kind = kind;
-        n.quantize = k.quantize;
-        n.gemm = gemm;
-        n.row_bytes = act_q8_row_bytes(kind, w.cols);
-        n.act_off = arena_bytes;
-        arena_bytes = align64(arena_bytes + n.row_bytes * j.m);
-        if (gemm) {
-          n.panel_off = arena_bytes;
-          arena_bytes = align64(arena_bytes + q8_gemm_panel_bytes(kind, j.m, w.cols));
-        }
-        n.unit0 = prep_units;
-        prep_units += units_of(n);
-        prep_elems += j.m * w.cols;
-        s.acts.push_back(n);
-      }
-      p.act = static_cast<int32_t>(a);
-      p.path = gemm ? Path::kQ8Gemm : Path::kQ8Rows;
-      p.q8_rows = k.rows;
-      // Streaming the row (~19 GB/s per thread) plus the integer work: ~135 G multiply-adds/s in
-      // the GEMM, ~30 G per extra token in the row dots (bench/gemm_bench, matmul_bench).
-      const auto cols = static_cast<double>(w.cols);
-      p.row_cost = gemm ? stride / 19.0 + static_cast<double>(j.m) * cols / 135.0
-                        : stride / 19.0 + static_cast<double>(j.m - 1) * cols / 30.0;
+    if (w.format == WeightFormat::kGgml && w.type == GgmlType::kBF16 && matmul_bf16_available()) {
+      if (j.x_rows != nullptr) gathered_floats += j.m * w.cols;
       continue;
     }
+    if (matmul_q8_applies(w, j.m) && act_q8) {
+      const Q8Kernels k = find_q8_kernels(w.type, level);
+      if (k.rows != nullptr) {
+        const ActQ8Kind kind = act_q8_kind(w.type);
+        const bool gemm = q8_gemm_takes(w.type, j.m);
+        int32_t src = -1;
+        if (j.x_rows != nullptr) {
+          src = act_plan(j.x, p.x_stride, j.x_src_rows, w.cols, kind, k.quantize, false, nullptr, -1);
+        }
+        p.act = act_plan(j.x, p.x_stride, j.m, w.cols, kind, k.quantize, gemm, j.x_rows, src);
+        p.path = gemm ? Path::kQ8Gemm : Path::kQ8Rows;
+        p.q8_rows = k.rows;
+        // Streaming the row (~19 GB/s per thread) plus the integer work: ~135 G multiply-adds/s in
+        // the GEMM, ~30 G per extra token in the row dots (bench/gemm_bench, matmul_bench).
+        const auto cols = static_cast<double>(w.cols);
+        p.row_cost = gemm ? stride / 19.0 + static_cast<double>(j.m) * cols / 135.0
+                          : stride / 19.0 + static_cast<double>(j.m - 1) * cols / 30.0;
+        continue;
+      }
+    }
+    if (j.x_rows != nullptr) gathered_floats += j.m * w.cols;
     if (const RowDotFn rd = find_row_dot(w, level); rd != nullptr) {
       p.path = Path::kRowDot;
       p.row_dot = rd;
@@ -156,30 +214,56 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
     }
   }
 
-  // Jobs matmul runs its own way go first, one after another.
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const MatmulJob& j = jobs[i];
-    if (s.plans[i].path == Path::kSeparate && j.m > 0 && j.w->rows > 0) {
-      matmul(*j.w, j.x, j.m, j.y, pool, j.x_stride, j.y_stride);
+  // Gathered inputs of the float paths: copied rows (exact mode, BF16 / F16 / F32 weights).
+  if (gathered_floats > 0) {
+    if (static_cast<int64_t>(s.gathered.size()) < gathered_floats)
+      s.gathered.resize(static_cast<size_t>(gathered_floats));
+    int64_t off = 0;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      const MatmulJob& j = jobs[i];
+      JobPlan& p = s.plans[i];
+      if (j.m <= 0 || j.w->rows <= 0 || j.x_rows == nullptr || p.path == Path::kQ8Rows || p.path == Path::kQ8Gemm) {
+        continue;
+      }
+      float* g = s.gathered.data() + off;
+      const int64_t cols = j.w->cols;
+      for (int64_t r = 0; r < j.m; ++r)
+        std::copy_n(j.x + static_cast<int64_t>(j.x_rows[r]) * p.x_stride, cols, g + r * cols);
+      p.x = g;
+      p.x_stride = cols;
+      off += j.m * cols;
     }
   }
 
-  // Quantize (and pack) every distinct input once.
+  // Jobs matmul runs its own way go first, one after another.
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const MatmulJob& j = jobs[i];
+    const JobPlan& p = s.plans[i];
+    if (p.path == Path::kSeparate && j.m > 0 && j.w->rows > 0) {
+      matmul(*j.w, p.x, j.m, j.y, pool, p.x_stride, j.y_stride);
+    }
+  }
+
+  // Quantize (and pack) every distinct input once, then build the gathered ones from theirs.
   if (static_cast<int64_t>(s.arena.size()) < arena_bytes) s.arena.resize(static_cast<size_t>(arena_bytes));
   uint8_t* arena = s.arena.data();
   const ActPlan* acts = s.acts.data();
   const size_t n_acts = s.acts.size();
-  const auto prep = [&](int64_t u0, int64_t u1, int) {
-    size_t a = 0;
-    for (int64_t u = u0; u < u1; ++u) {
-      while (a + 1 < n_acts && acts[a + 1].unit0 <= u) ++a;
-      prepare_unit(acts[a], u - acts[a].unit0, arena);
+  for (int phase = 0; phase < 2; ++phase) {
+    if (phase_units[phase] == 0) continue;
+    const auto prep = [&](int64_t u0, int64_t u1, int) {
+      size_t a = 0;
+      for (int64_t u = u0; u < u1; ++u) {
+        // the plan of this phase holding unit u
+        while (a < n_acts && ((acts[a].src >= 0) != (phase == 1) || acts[a].unit0 + units_of(acts[a]) <= u)) ++a;
+        prepare_unit(acts, acts[a], u - acts[a].unit0, arena);
+      }
+    };
+    if (prep_elems < kInlinePrepElems) {
+      prep(0, phase_units[phase], 0);
+    } else {
+      pool.parallel_for(phase_units[phase], 1, prep);
     }
-  };
-  if (prep_elems < kInlinePrepElems) {
-    prep(0, prep_units, 0);
-  } else {
-    pool.parallel_for(prep_units, 1, prep);
   }
 
   // Split the rows of all pooled jobs into contiguous parts of equal estimated cost, a few per

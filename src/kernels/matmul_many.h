@@ -26,6 +26,12 @@ struct MatmulJob {
   float* y = nullptr;  // [m, w->rows], rows y_stride apart (0 = w->rows); overwritten
   int64_t x_stride = 0;
   int64_t y_stride = 0;
+  // Optional gather: input row i is x's row x_rows[i] (0 <= x_rows[i] < x_src_rows), x holding
+  // x_src_rows rows. Jobs that gather from the same x quantize its rows once between them (an MoE
+  // step's experts each take some of the step's tokens) instead of each copying and quantizing its
+  // own; the products are the same bits as with the rows copied out.
+  const int32_t* x_rows = nullptr;
+  int64_t x_src_rows = 0;
 };
 
 // y_j = x_j . W_j^T for every job (m = 0 jobs are skipped). Outputs must not overlap each other or

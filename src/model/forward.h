@@ -54,9 +54,9 @@ struct Scratch {
   std::vector<SeqRows> seqs;             // the step's sequences in row order
   std::vector<int32_t> seq_item;         // batch item of each of seqs
   std::vector<float> out_x, out_logits;  // rows that need logits, and their logits
-  std::vector<float> gate, up, gathered, expert_out, shared_out;  // FFN
-  std::vector<float> shared_gate, shared_up;                      // MoE shared experts
-  std::vector<MatmulJob> jobs;                                    // matmul_many job lists
+  std::vector<float> gate, up, expert_out, shared_out;  // FFN
+  std::vector<float> shared_gate, shared_up;            // MoE shared experts
+  std::vector<MatmulJob> jobs;                          // matmul_many job lists
   std::vector<float> router_logits, route_scores, route_u, group_score;
   std::vector<int32_t> sel_expert, expert_count, expert_offset, expert_tokens, token_slot;
   std::vector<float> sel_weight, expert_token_weight;

@@ -2,6 +2,7 @@
 
 #include "core/thread_scratch.h"
 #include "kernels/ref/ops.h"
+#include "kernels/rms_norm.h"
 #include "kernels/swiglu.h"
 #include "kernels/xw.h"
 #include "model/forward.h"
@@ -21,7 +22,7 @@ const bool kHeadWeightReserved = register_thread_scratch([] { grow(head_weight_b
 }  // namespace
 
 void rms_norm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* out) {
-  for (int64_t t = 0; t < n; ++t) rms_norm_ref(x + t * dim, w, dim, eps, out + t * dim);
+  for (int64_t t = 0; t < n; ++t) rms_norm(x + t * dim, w, dim, eps, out + t * dim);
 }
 
 // Below these sizes the element-wise steps run on the calling thread (a pool round trip costs

@@ -10,6 +10,7 @@
 #include "kernels/matmul_many.h"
 #include "kernels/mla_decode.h"
 #include "kernels/ref/ops.h"
+#include "kernels/rms_norm.h"
 #include "model/forward.h"
 
 namespace baleen {
@@ -62,8 +63,8 @@ void mla_attention(const ModelImpl& model, const LayerWeights& L, int64_t il, st
         const int64_t pos = sq.pos0 + t, r = sq.row0 + t;
         float* row = kv.row(pos);
         std::copy_n(kv_new + r * W, W, row);
-        rms_norm_ref(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
-        const float* cs = s.rope_cs.data() + r * rdim;       // fill_rope_table: this row's position
+        rms_norm(row, L.kv_a_norm.data(), R, eps, row);  // c only, never k_pe
+        const float* cs = s.rope_cs.data() + r * rdim;   // fill_rope_table: this row's position
         rope_apply(row + R, rdim, cs, rope.style);
         for (int64_t h = 0; h < H; ++h) rope_apply(q + (r * H + h) * qk + nope, rdim, cs, rope.style);
       }

@@ -130,35 +130,20 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
     std::sort(slot_of + t * K, slot_of + (t + 1) * K);  // expert order
   }
 
-  // Per slot: gathered input [n_tokens * K, hidden_size] (an expert with one token reads xn in
-  // place), gate/up [n_tokens * K, moe_intermediate_size], output [n_tokens * K, hidden_size].
-  float* xin = grow(s.gathered, n * K * E);
+  // Per slot: gate/up [n_tokens * K, moe_intermediate_size], output [n_tokens * K, hidden_size].
+  // Each expert's input is its tokens' rows of xn, gathered by index inside matmul_many (which
+  // quantizes xn's rows once for all experts instead of copying them out per slot).
   float* gate = grow(s.gate, n * K * ff);
   float* up = grow(s.up, n * K * ff);
   float* eo = grow(s.expert_out, n * K * E);
-  // Gathered inputs of the experts with more than one token (one token is read in place).
-  const auto gather = [&](int64_t e0, int64_t e1, int) {
-    for (int64_t e = e0; e < e1; ++e) {
-      if (offset[e + 1] - offset[e] < 2) continue;
-      for (int64_t slot = offset[e]; slot < offset[e + 1]; ++slot) {
-        std::copy_n(xn + static_cast<int64_t>(tok[slot]) * E, E, xin + slot * E);
-      }
-    }
-  };
-  if (n >= 16) {
-    pool.parallel_for(X, 4, gather);
-  } else {
-    gather(0, X, 0);
-  }
   jobs.clear();
   for (int64_t e = 0; e < X; ++e) {
     const int64_t m = offset[e + 1] - offset[e];
     if (m == 0) continue;
     const int32_t* et = tok + offset[e];
-    const float* x = m > 1 ? xin + offset[e] * E : xn + static_cast<int64_t>(et[0]) * E;
     const FfnWeights& f = w.experts[e];
-    jobs.push_back(MatmulJob{&f.gate, x, m, gate + offset[e] * ff});
-    jobs.push_back(MatmulJob{&f.up, x, m, up + offset[e] * ff});
+    jobs.push_back(MatmulJob{&f.gate, xn, m, gate + offset[e] * ff, 0, 0, et, n});
+    jobs.push_back(MatmulJob{&f.up, xn, m, up + offset[e] * ff, 0, 0, et, n});
   }
   matmul_many(jobs, pool);
   if (shared) swiglu_pooled(sgate, sup, n * ffs, sgate, pool);

@@ -1,12 +1,14 @@
 // matmul_many (kernels/matmul_many.h) against matmul run job by job: every output is bit-identical
 // (memcmp) at every dispatch level, with the integer-activation path on and off, for pools of 1-3
 // threads, on a mix of weight types, token counts (row dots and the GEMM), shared and per-head
-// inputs with strides. Outputs are written only inside their rows (sentinels around them). matmul
-// itself is held against the scalar reference in matmul_dispatch_test / matmul_q8_test.
+// inputs with strides, and gathered inputs (x_rows) against matmul of the rows copied out. Outputs
+// are written only inside their rows (sentinels around them). matmul itself is held against the
+// scalar reference in matmul_dispatch_test / matmul_q8_test.
 #include "kernels/matmul_many.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -39,6 +41,7 @@ struct Fixture {
   std::vector<std::vector<float>> inputs;
   std::vector<MatmulJob> jobs;  // y pointers filled per run
   std::vector<int64_t> y_size;
+  std::vector<std::vector<int32_t>> index_lists;  // of the gathering jobs (reserved: pointers stay valid)
 
   void add_weight(GgmlType type, int64_t rows, int64_t cols) {
     weights.push_back(kernel_test::make_quantized(type, rows, cols, static_cast<uint32_t>(weights.size() * 7 + 1)));
@@ -54,6 +57,7 @@ struct Fixture {
 Fixture make_fixture() {
   Fixture f;
   f.inputs.reserve(32);  // pointers into inputs stay valid
+  f.index_lists.reserve(8);
   std::mt19937 rng(42);
   const Case cases[] = {
       {GgmlType::kQ4_K, 160, 512}, {GgmlType::kQ4_K, 160, 512}, {GgmlType::kQ6_K, 96, 512}, {GgmlType::kQ5_0, 64, 256},
@@ -82,6 +86,34 @@ Fixture make_fixture() {
       f.jobs.push_back(MatmulJob{&f.weights[3 + static_cast<size_t>(h)].w, x + h * 256, m, nullptr, xs, 0});
     }
   }
+  // Gathered inputs (MoE experts): rows picked by index from a strided source, in any order and
+  // with repeats, consecutive runs (the row kernels read the source's quantized rows in place) and
+  // single rows; GEMM and row-dot sizes; every weight kind, float ones included.
+  {
+    const int64_t n_src = 40, xs = 512 + 3;
+    const float* x = f.add_input(n_src, xs, rng);
+    f.index_lists.push_back({39, 0, 7, 7, 21, 3, 38, 12, 30, 1, 2, 5, 8, 13, 34, 17, 25, 9, 11});  // m = 19
+    f.index_lists.push_back({6, 2, 31});                                                           // m = 3
+    f.index_lists.push_back({10, 11, 12, 13});                                                     // consecutive
+    f.index_lists.push_back({27});
+    for (size_t li = 0; li < 4; ++li) {
+      const std::vector<int32_t>& idx = f.index_lists[li];
+      for (size_t wi : {size_t{0}, size_t{1}, size_t{2}, size_t{6}, size_t{8}, size_t{9}}) {
+        f.jobs.push_back(
+            MatmulJob{&f.weights[wi].w, x, static_cast<int64_t>(idx.size()), nullptr, xs, 0, idx.data(), n_src});
+      }
+    }
+    const float* x256 = f.add_input(n_src, 256, rng);
+    f.index_lists.push_back({1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 0});  // m = 21
+    f.index_lists.push_back({4, 5});
+    for (size_t li = 4; li < 6; ++li) {
+      const std::vector<int32_t>& idx = f.index_lists[li];
+      for (size_t wi : {size_t{3}, size_t{4}, size_t{5}, size_t{7}}) {
+        f.jobs.push_back(
+            MatmulJob{&f.weights[wi].w, x256, static_cast<int64_t>(idx.size()), nullptr, 0, 0, idx.data(), n_src});
+      }
+    }
+  }
   // A job with no tokens is skipped.
   f.jobs.push_back(MatmulJob{&f.weights[0].w, f.inputs[0].data(), 0, nullptr, 0, 0});
   return f;
@@ -101,7 +133,19 @@ std::vector<std::vector<float>> run(Fixture& f, bool many, ThreadPool& pool) {
     matmul_many(jobs, pool);
   } else {
     for (const MatmulJob& j : jobs) {
-      if (j.m > 0) matmul(*j.w, j.x, j.m, j.y, pool, j.x_stride, j.y_stride);
+      if (j.m <= 0) continue;
+      if (j.x_rows == nullptr) {
+        matmul(*j.w, j.x, j.m, j.y, pool, j.x_stride, j.y_stride);
+        continue;
+      }
+      // The gather spelled out: the picked rows copied, then matmul.
+      const int64_t cols = j.w->cols, xs = j.x_stride != 0 ? j.x_stride : cols;
+      std::vector<float> rows(static_cast<size_t>(j.m * cols));
+      for (int64_t i = 0; i < j.m; ++i) {
+        EXPECT_LT(j.x_rows[i], j.x_src_rows);
+        std::copy_n(j.x + j.x_rows[i] * xs, cols, rows.data() + i * cols);
+      }
+      matmul(*j.w, rows.data(), j.m, j.y, pool, 0, j.y_stride);
     }
   }
   return out;

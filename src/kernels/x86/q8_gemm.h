@@ -23,10 +23,12 @@ int64_t q8_gemm_panel_bytes(ActQ8Kind kind, int64_t m, int64_t cols);
 // Number of 16-token groups of the panel (ceil(m / 16)).
 inline int64_t q8_gemm_groups(int64_t m) { return (m + 15) / 16; }
 
-// Writes groups [g0, g1) of the panel from m quantized rows (row i at act + i * act_row_bytes);
-// tokens past m are zero. Thread-safe for disjoint group ranges.
+// Writes groups [g0, g1) of the panel from m quantized rows: token i's row at act + i *
+// act_row_bytes, or with `rows` at act + rows[i] * act_row_bytes (a gather: the tokens an expert
+// picked, straight from the quantized rows of all tokens); tokens past m are zero. Thread-safe for
+// disjoint group ranges.
 void q8_gemm_pack_avx512(ActQ8Kind kind, const uint8_t* act, int64_t act_row_bytes, int64_t m, int64_t cols, int64_t g0,
-                         int64_t g1, uint8_t* panel);
+                         int64_t g1, uint8_t* panel, const int32_t* rows = nullptr);
 
 // Rows [r0, r1) of w (a type with an integer path) times the m tokens of the panel:
 // y[i * y_stride + r] for i < m, r0 <= r < r1. Thread-safe.

@@ -439,7 +439,7 @@ int64_t q8_gemm_panel_bytes(ActQ8Kind kind, int64_t m, int64_t cols) {
 }
 
 void q8_gemm_pack_avx512(ActQ8Kind kind, const uint8_t* act, int64_t act_row_bytes, int64_t m, int64_t cols, int64_t g0,
-                         int64_t g1, uint8_t* panel) {
+                         int64_t g1, uint8_t* panel, const int32_t* rows) {
   const bool k256 = kind == ActQ8Kind::kQ8_256;
   const int64_t nb = cols / (k256 ? 256 : 32), pbytes = k256 ? kP256 : kP32;
   for (int64_t g = g0; g < g1; ++g) {
@@ -447,7 +447,8 @@ void q8_gemm_pack_avx512(ActQ8Kind kind, const uint8_t* act, int64_t act_row_byt
       uint8_t* p = panel + (g * nb + i) * pbytes;
       std::memset(p, 0, static_cast<size_t>(pbytes));
       for (int t = 0; t < kTok && g * kTok + t < m; ++t) {
-        const uint8_t* a = act + (g * kTok + t) * act_row_bytes;
+        const int64_t i_tok = g * kTok + t;
+        const uint8_t* a = act + (rows != nullptr ? rows[i_tok] : i_tok) * act_row_bytes;
         if (!k256) {
           const ActQ8_32& b = reinterpret_cast<const ActQ8_32*>(a)[i];
           for (int k4 = 0; k4 < 8; ++k4) std::memcpy(p + 64 * k4 + 4 * t, b.q + 4 * k4, 4);

@@ -1,6 +1,7 @@
 // Baleen against llama.cpp on the same GGUF file: runs `baleen bench --json` and
-// bench/peer/llama_bench.mjs alternately (baleen, llama.cpp, baleen, llama.cpp, ...) for R rounds with
-// the same parameters, then prints one table of medians over the rounds and their ratio.
+// bench/peer/llama_bench.mjs alternately (baleen, llama.cpp, llama.cpp, baleen, baleen, ...: the
+// order flips every round) for R rounds with the same parameters, then prints one table of medians
+// over the rounds and their ratio.
 //
 //   node bench/peer/compare.mjs -m FILE [-p 512] [-n 128] [-b 1,8] [-t 2] [-c 1024] [-R 3]
 //                               [--baleen build/baleen] [--json OUT.json]
@@ -81,8 +82,18 @@ function main() {
   const baleen_runs = [], llama_runs = [];
   for (let r = 0; r < o.rounds; ++r) {
     process.stderr.write(`compare: round ${r + 1}/${o.rounds}\n`);
-    baleen_runs.push(run_engine("baleen", o.baleen, ["bench", ...common, "--json"]));
-    llama_runs.push(run_engine("llama.cpp", process.execPath, [path.join(here, "llama_bench.mjs"), ...common]));
+    // The order alternates between rounds (baleen first in odd rounds, llama.cpp first in even
+    // ones), so neither engine always runs in the wake of the other's memory traffic and heat.
+    const run_baleen = () => baleen_runs.push(run_engine("baleen", o.baleen, ["bench", ...common, "--json"]));
+    const run_llama = () =>
+      llama_runs.push(run_engine("llama.cpp", process.execPath, [path.join(here, "llama_bench.mjs"), ...common]));
+    if (r % 2 === 0) {
+      run_baleen();
+      run_llama();
+    } else {
+      run_llama();
+      run_baleen();
+    }
   }
 
   const bytes_per_token = baleen_runs[0].bytes_per_token;
@@ -110,7 +121,7 @@ function main() {
   const l0 = llama_runs[0];
   console.log(`model: ${o.model} (${(fs.statSync(o.model).size / 2 ** 30).toFixed(2)} GiB)`);
   console.log(`parameters: -p ${o.p} -n ${o.n} -b ${o.b} -t ${o.t} -c ${o.c}; ${o.rounds} interleaved round(s), ` +
-              `each engine -r 1 (1 warm-up + 1 timed run per measurement) per round`);
+              `each engine -r 1 (1 warm-up + 1 timed run per measurement) per round, the order flipping every round`);
   console.log(`llama.cpp: node-llama-cpp ${l0.node_llama_cpp_version} (${l0.build_type} binary, llama.cpp ` +
               `${l0.llama_cpp_release}), CPU backend ${l0.cpu_backend || "?"}, flash attention ${l0.flash_attention}, ` +
               `batch size ${l0.batch_size}, context ${l0.context_size}`);

@@ -43,7 +43,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t m, float* y, ThreadPo
   // directly (decoded in registers, never written out).
   if (const RowDotFn row_dot = find_row_dot(w, dispatch_level()); row_dot != nullptr) {
     pool.parallel_for(w.rows, min_rows, [&](int64_t r0, int64_t r1, int) {
-      for (int64_t r = r0; r < r1; ++r) row_dot(w, r, x, x_stride, m, y + r, y_stride);
+      row_dot_rows(row_dot, w, r0, r1, x, x_stride, m, y, y_stride);
     });
     return;
   }

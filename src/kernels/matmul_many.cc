@@ -114,7 +114,7 @@ void run_rows(const MatmulJob& j, const JobPlan& p, const ActPlan* acts, const u
       q8_gemm_rows_avx512(*j.w, r0, r1, arena + acts[p.act].panel_off, j.m, j.y, p.y_stride);
       break;
     case Path::kRowDot:
-      for (int64_t r = r0; r < r1; ++r) p.row_dot(*j.w, r, p.x, p.x_stride, j.m, j.y + r, p.y_stride);
+      row_dot_rows(p.row_dot, *j.w, r0, r1, p.x, p.x_stride, j.m, j.y, p.y_stride);
       break;
     case Path::kSeparate:
       break;

@@ -22,6 +22,19 @@ using RowDotFn = void (*)(const WeightMatrix& w, int64_t r, const float* x, int6
 // falls back to dequantize-row + dot). kScalar always returns nullptr.
 RowDotFn find_row_dot(const WeightMatrix& w, DispatchLevel level);
 
+// Rows [r0, r1) for all m activation rows: the activations in blocks of kRowDotTokenBlock rows
+// (a multiple of the kernels' 4-row groups, so every output is computed exactly as one row_dot call
+// over all m would) with every row per block, so that a block's activations and the rows stay in
+// L2 instead of all m activation rows streaming from L3 once per weight row.
+constexpr int64_t kRowDotTokenBlock = 16;
+inline void row_dot_rows(RowDotFn row_dot, const WeightMatrix& w, int64_t r0, int64_t r1, const float* x,
+                         int64_t x_stride, int64_t m, float* y, int64_t y_stride) {
+  for (int64_t i0 = 0; i0 < m; i0 += kRowDotTokenBlock) {
+    const int64_t mb = m - i0 < kRowDotTokenBlock ? m - i0 : kRowDotTokenBlock;
+    for (int64_t r = r0; r < r1; ++r) row_dot(w, r, x + i0 * x_stride, x_stride, mb, y + i0 * y_stride + r, y_stride);
+  }
+}
+
 // Per-ISA tables (nullptr when no kernel). Only call them when the CPU supports the ISA.
 RowDotFn row_dot_avx2(const WeightMatrix& w);
 RowDotFn row_dot_avx512(const WeightMatrix& w);

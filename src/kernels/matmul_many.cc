@@ -214,24 +214,43 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
     }
   }
 
-  // Gathered inputs of the float paths: copied rows (exact mode, BF16 / F16 / F32 weights).
+  // Gathered inputs of the float paths: copied rows (exact mode, BF16 / F16 / F32 weights), each
+  // job's at its own offset, on the pool when there are a prefill's worth.
   if (gathered_floats > 0) {
-    if (static_cast<int64_t>(s.gathered.size()) < gathered_floats)
+    if (static_cast<int64_t>(s.gathered.size()) < gathered_floats) {
       s.gathered.resize(static_cast<size_t>(gathered_floats));
+    }
+    // (s is thread_local: the pool's threads reach it through these pointers)
+    JobPlan* plans = s.plans.data();
+    float* gathered = s.gathered.data();
+    const auto float_gather = [&](size_t i) {
+      const MatmulJob& j = jobs[i];
+      const Path path = plans[i].path;
+      return j.m > 0 && j.w->rows > 0 && j.x_rows != nullptr && path != Path::kQ8Rows && path != Path::kQ8Gemm;
+    };
     int64_t off = 0;
     for (size_t i = 0; i < jobs.size(); ++i) {
-      const MatmulJob& j = jobs[i];
-      JobPlan& p = s.plans[i];
-      if (j.m <= 0 || j.w->rows <= 0 || j.x_rows == nullptr || p.path == Path::kQ8Rows || p.path == Path::kQ8Gemm) {
-        continue;
+      if (!float_gather(i)) continue;
+      plans[i].x = gathered + off;  // filled below; jobs[i].x keeps the source rows
+      off += jobs[i].m * jobs[i].w->cols;
+    }
+    const auto copy = [&](int64_t i0, int64_t i1, int) {
+      for (auto i = static_cast<size_t>(i0); i < static_cast<size_t>(i1); ++i) {
+        if (!float_gather(i)) continue;
+        const MatmulJob& j = jobs[i];
+        JobPlan& p = plans[i];
+        const int64_t cols = j.w->cols;
+        float* g = gathered + (p.x - gathered);
+        for (int64_t r = 0; r < j.m; ++r) {
+          std::copy_n(j.x + static_cast<int64_t>(j.x_rows[r]) * p.x_stride, cols, g + r * cols);
+        }
+        p.x_stride = cols;
       }
-      float* g = s.gathered.data() + off;
-      const int64_t cols = j.w->cols;
-      for (int64_t r = 0; r < j.m; ++r)
-        std::copy_n(j.x + static_cast<int64_t>(j.x_rows[r]) * p.x_stride, cols, g + r * cols);
-      p.x = g;
-      p.x_stride = cols;
-      off += j.m * cols;
+    };
+    if (gathered_floats < kInlinePrepElems) {
+      copy(0, static_cast<int64_t>(jobs.size()), 0);
+    } else {
+      pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, copy);
     }
   }
 

@@ -136,6 +136,38 @@ inline void add_blocks(__m512 t, int n, __m128* acc) {
   add_rows(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), t), n, acc);
 }
 
+// Spreads the prefetch of the next rows (pf's pf_bytes, nullptr for none) over the steps of a pass
+// of nb blocks: the step of blocks [i0, i0 + n) issues bytes [floor(i0 pf_bytes / nb) down to 64,
+// floor((i0 + n) pf_bytes / nb)). Steps come in order from block 0, all of `step` blocks but the
+// last; the bound advances by the quotient and remainder of step pf_bytes / nb (no division per
+// step).
+class StepPrefetch {
+ public:
+  StepPrefetch(const char* pf, int64_t pf_bytes, int64_t nb, int64_t step)
+      : pf_(pf), bytes_(pf_bytes), nb_(nb), step_(step), q_(pf_bytes * step / nb), rem_(pf_bytes * step % nb) {}
+
+  [[gnu::always_inline]] void issue(int64_t i0, int64_t n) {
+    if (pf_ == nullptr) return;
+    const int64_t lo = hi_ / 64 * 64;
+    if (n == step_) {
+      hi_ += q_;
+      err_ += rem_;
+      if (err_ >= nb_) {
+        ++hi_;
+        err_ -= nb_;
+      }
+    } else {
+      hi_ = (i0 + n) * bytes_ / nb_;
+    }
+    for (int64_t o = lo; o < hi_; o += 64) _mm_prefetch(pf_ + o, _MM_HINT_T1);
+  }
+
+ private:
+  const char* pf_;
+  int64_t bytes_, nb_, step_, q_, rem_;
+  int64_t hi_ = 0, err_ = 0;
+};
+
 // Q4_K (144 B / 256) and Q5_K (176 B / 256): [0] f16 d, [2] f16 dmin, [4..16) scales and mins,
 // Q5_K [16..48) qh, then qs (kernels/ref/dequant.cc). S = sum_s sc_s sum(q a), M = sum_s mn_s sum32_s.
 // M activation rows per pass.
@@ -266,6 +298,8 @@ struct K45Rows4 {
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
       const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
+      // StepPrefetch's range, by division: its running bounds cost this register-bound loop ~7%
+      // (Q4_K, matmul_bench hot).
       if (pf != nullptr) {
         for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
           _mm_prefetch(pf + o, _MM_HINT_T1);
@@ -402,11 +436,24 @@ struct BlockScales8 {
   }
 };
 
-// One activation row (decode), the whole 8-block steps of 4 weight rows: the same arithmetic as
-// Q32Rows4's general step in straight-line code (no runtime block count, no per-step division for
-// the prefetch range, the activation's scales and biases loaded once per step for the 4 rows). On
-// the 2-core Zen 4 VM, cache-resident 512 x 2048 weights, one thread: Q5_0 16.5 -> 18.5 GB/s,
-// Q8_0 31.5 -> 35, Q4_0 17.5 -> 18.5 (a stand-alone copy of both, interleaved, best of 20).
+// t[r]: row r's float terms of 8 blocks; acc (lane r: row r's running sum) + the terms of blocks
+// 0..n-1 (n <= 8) in block order, 4 rows per addition (t to 128-bit lanes of 4 rows first).
+inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m128* acc) {
+  const auto pair = [](__m256 x, __m256 y) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(x)), _mm256_castps_pd(y), 1));
+  };
+  const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+  const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
+  const __m512 t01 = pair(t0, t1), t23 = pair(t2, t3);
+  add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), acc);
+  if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, acc);
+}
+
+// One activation row (decode), the whole 8-block steps of 4 weight rows: Q32Rows4's step in
+// straight-line code (no runtime block count; the activation's scales and biases loaded once per
+// step for the 4 rows), the same arithmetic in the same order. On the 2-core Zen 4 VM
+// (matmul_bench, BALEEN_BENCH_HOT=1, 512 x 2048, one thread) Q5_0 went 14.3 -> 17.6 GB/s, Q8_0
+// 26.1 -> 35.0, Q4_0 14.8 -> 17.9.
 template <class B>
 struct Q32Row1Steps {
   static __m256 row_terms(const uint8_t* b, const uint8_t* a, __m256 da, __m256i bias) {
@@ -420,48 +467,17 @@ struct Q32Row1Steps {
     return _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v), bias)));
   }
 
-  // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r), prefetching pf's bytes
-  // [0, floor(nb8 pf_bytes / nb)) as Q32Rows4's steps do. Returns nb / 8 * 8.
-  static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, const char* pf, int64_t pf_bytes,
-                     __m128* acc) {
-    const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
-    const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
-    const uint8_t* r0 = row[0];
-    const uint8_t* r1 = row[1];
-    const uint8_t* r2 = row[2];
-    const uint8_t* r3 = row[3];
-    // The prefetch range of step i0 is [floor(i0 pf_bytes / nb) down to 64, floor((i0 + 8) pf_bytes / nb)):
-    // hi advanced by the quotient and remainder of 8 pf_bytes / nb.
-    const int64_t q = pf_bytes * 8 / nb, rem = pf_bytes * 8 % nb;
-    int64_t hi = 0, err = 0;
+  // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r). Returns nb / 8 * 8.
+  static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, StepPrefetch& prefetch, __m128* acc) {
     int64_t i0 = 0;
     for (; i0 + 8 <= nb; i0 += 8) {
-      if (pf != nullptr) {
-        const int64_t lo = hi / 64 * 64;
-        hi += q;
-        err += rem;
-        if (err >= nb) {
-          ++hi;
-          err -= nb;
-        }
-        for (int64_t o = lo; o < hi; o += 64) _mm_prefetch(pf + o, _MM_HINT_T1);
-      }
+      prefetch.issue(i0, 8);
       const uint8_t* a = act.codes + 32 * i0;
       const __m256 da = _mm256_loadu_ps(act.da + i0);
       const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0));
-      const __m256 t0 = row_terms(r0, a, da, bias), t1 = row_terms(r1, a, da, bias);
-      const __m256 t2 = row_terms(r2, a, da, bias), t3 = row_terms(r3, a, da, bias);
-      const auto pair = [](__m256 x, __m256 y) {
-        return _mm512_castpd_ps(
-            _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(x)), _mm256_castps_pd(y), 1));
-      };
-      const __m512 t01 = pair(t0, t1), t23 = pair(t2, t3);
-      add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), 4, acc);
-      add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), 4, acc);
-      r0 += 8 * B::kBytes;
-      r1 += 8 * B::kBytes;
-      r2 += 8 * B::kBytes;
-      r3 += 8 * B::kBytes;
+      const int64_t off = i0 * B::kBytes;
+      add_row_terms(row_terms(row[0] + off, a, da, bias), row_terms(row[1] + off, a, da, bias),
+                    row_terms(row[2] + off, a, da, bias), row_terms(row[3] + off, a, da, bias), 8, acc);
     }
     return i0;
   }
@@ -478,15 +494,12 @@ struct Q32Rows4 {
                   float* out) {
     __m128 acc[M];
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
+    StepPrefetch prefetch(pf, pf_bytes, nb, 8);
     int64_t start = 0;
-    if constexpr (M == 1) start = Q32Row1Steps<B>::run(row, act[0], nb, pf, pf_bytes, &acc[0]);
+    if constexpr (M == 1) start = Q32Row1Steps<B>::run(row, act[0], nb, prefetch, &acc[0]);
     for (int64_t i0 = start; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
-      if (pf != nullptr) {
-        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
-          _mm_prefetch(pf + o, _MM_HINT_T1);
-        }
-      }
+      prefetch.issue(i0, n);
       __m256 t[M][kRows];
 #pragma GCC unroll 4
       for (int r = 0; r < kRows; ++r) {
@@ -518,18 +531,7 @@ struct Q32Rows4 {
           t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
         }
       }
-      // To 128-bit lanes of 4 rows, blocks 0..3 then 4..7.
-      const auto pair = [](__m256 a, __m256 b) {
-        return _mm512_castpd_ps(
-            _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
-      };
-      const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
-      const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
-      for (int k = 0; k < M; ++k) {
-        const __m512 t01 = pair(t[k][0], t[k][1]), t23 = pair(t[k][2], t[k][3]);
-        add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), &acc[k]);
-        if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, &acc[k]);
-      }
+      for (int k = 0; k < M; ++k) add_row_terms(t[k][0], t[k][1], t[k][2], t[k][3], n, &acc[k]);
     }
     for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
   }

@@ -72,19 +72,37 @@ struct ThreadPool::Impl {
   std::atomic<bool> caller_waiting{false};
   std::atomic<bool> stop{false};
   bool spin = true;  // false when there are more threads than CPUs to run them (spinning would steal)
-  // The current job: n elements in n_chunks chunks of whole units (run_chunk), claimed through
-  // next_chunk.
+  // The current job: n elements in n_chunks chunks, chunk k the units [bounds[k], bounds[k + 1])
+  // of `unit` elements (the last one also takes the remainder), claimed through next_chunk.
   ChunkFn fn = nullptr;
   void* ctx = nullptr;
   int64_t n = 0, unit = 1;
   int n_chunks = 0;
+  std::vector<int64_t> bounds;  // max_chunks(threads) + 1, sized once
   std::atomic<int> next_chunk{0};
 
-  // Chunk k of n_chunks: whole units of `unit` elements (the last one also takes the remainder).
+  // The guided split (ThreadPool::kGuidedDivisor) of `units` >= 2 units over `threads` threads into
+  // bounds; returns the number of chunks.
+  int plan_chunks(int64_t units, int threads) {
+    const int64_t divisor = int64_t{kGuidedDivisor} * threads;
+    const int64_t floor_units = std::max<int64_t>(1, units / (int64_t{kTailChunksPerThread} * threads));
+    const int cap = max_chunks(threads);
+    int k = 0;
+    int64_t at = 0;
+    bounds[0] = 0;
+    while (at < units) {
+      const int64_t left = units - at;
+      int64_t c = std::min(left, std::max(floor_units, (left + divisor - 1) / divisor));
+      if (k + 1 == cap) c = left;  // (not reached: the split takes about 6.2 chunks per thread)
+      at += c;
+      bounds[static_cast<size_t>(++k)] = at;
+    }
+    return k;
+  }
+
   void run_chunk(int k, int thread) const {
-    const int64_t units = n / unit;
-    const int64_t b = units * k / n_chunks * unit;
-    const int64_t e = k + 1 == n_chunks ? n : units * (k + 1) / n_chunks * unit;
+    const int64_t b = bounds[static_cast<size_t>(k)] * unit;
+    const int64_t e = k + 1 == n_chunks ? n : bounds[static_cast<size_t>(k) + 1] * unit;
     if (b < e) fn(ctx, b, e, thread);
   }
 
@@ -155,6 +173,7 @@ void pin_workers(std::vector<std::thread>& workers) {
 ThreadPool::ThreadPool(int n_threads) : impl_(new Impl) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->spin = n_threads <= allowed_cpus();  // before the workers start reading it
+  impl_->bounds.resize(static_cast<size_t>(max_chunks(n_threads)) + 1);
   for (int i = 1; i < n_threads; ++i) impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
   pin_workers(impl_->workers);
 }
@@ -175,9 +194,8 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   if (n <= 0) return;
   reserve_thread_scratch();  // (once per calling thread)
   min_chunk = std::max<int64_t>(1, min_chunk);
-  int64_t max_chunks = std::max<int64_t>(1, n / min_chunk);
-  int n_chunks = static_cast<int>(std::min<int64_t>(int64_t{kChunksPerThread} * size(), max_chunks));
-  if (n_chunks == 1 || impl_->workers.empty()) {  // one thread: one call, no splitting
+  const int64_t units = n / min_chunk;
+  if (units <= 1 || impl_->workers.empty()) {  // one thread or one unit: one call, no splitting
     fn(ctx, 0, n, 0);
     return;
   }
@@ -185,8 +203,8 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   s.fn = fn;
   s.ctx = ctx;
   s.n = n;
-  s.unit = min_chunk;  // n_chunks <= n / min_chunk: every chunk gets at least one unit
-  s.n_chunks = n_chunks;
+  s.unit = min_chunk;
+  s.n_chunks = s.plan_chunks(units, size());
   s.next_chunk.store(0, std::memory_order_relaxed);
   s.pending.store(static_cast<int>(s.workers.size()));
   s.generation.fetch_add(1);

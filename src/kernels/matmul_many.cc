@@ -285,14 +285,16 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
     }
   }
 
-  // Split the rows of all pooled jobs into contiguous parts of equal estimated cost, a few per
-  // thread: the pool hands them out one at a time, so a thread that runs slow takes fewer.
+  // Split the rows of all pooled jobs into contiguous parts of equal estimated cost, kPartsPerThread
+  // per thread; the pool claims them in guided runs of consecutive parts (core/thread_pool.h), long
+  // ones first, so a thread that runs slow takes fewer and the threads finish together.
   double total = 0.0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (s.plans[i].path != Path::kSeparate) total += s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
   }
   if (total <= 0.0) return;
-  const int n_parts = pool.size() == 1 ? 1 : ThreadPool::kChunksPerThread * pool.size();
+  constexpr int kPartsPerThread = 32;
+  const int n_parts = pool.size() == 1 ? 1 : kPartsPerThread * pool.size();
   s.cuts.assign(static_cast<size_t>(n_parts) + 1, Cut{jobs.size(), 0});
   s.cuts[0] = Cut{0, 0};
   {
@@ -316,14 +318,13 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   const JobPlan* plans = s.plans.data();
   const Cut* cuts = s.cuts.data();
   pool.parallel_for(n_parts, 1, [&](int64_t t0, int64_t t1, int) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const Cut from = cuts[t], to = cuts[t + 1];
-      for (size_t i = from.job; i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); ++i) {
-        if (plans[i].path == Path::kSeparate) continue;
-        const int64_t r0 = i == from.job ? from.row : 0;
-        const int64_t r1 = i == to.job ? to.row : jobs[i].w->rows;
-        run_rows(jobs[i], plans[i], acts, arena, r0, r1);
-      }
+    // parts t0 .. t1 - 1: one contiguous span of rows
+    const Cut from = cuts[t0], to = cuts[t1];
+    for (size_t i = from.job; i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); ++i) {
+      if (plans[i].path == Path::kSeparate) continue;
+      const int64_t r0 = i == from.job ? from.row : 0;
+      const int64_t r1 = i == to.job ? to.row : jobs[i].w->rows;
+      run_rows(jobs[i], plans[i], acts, arena, r0, r1);
     }
   });
 }

@@ -1,5 +1,7 @@
 // ThreadPool::parallel_for contract (core/thread_pool.h): [0, n) covered exactly once by at most
-// kChunksPerThread * size() chunks of whole multiples of min_chunk (the last one may be longer),
+// max_chunks(size()) guided chunks of whole multiples of min_chunk (the last one may be longer by
+// the remainder), none longer than the one before, the first at most its share of the whole and
+// the last at most the tail size (ThreadPool::kGuidedDivisor, kTailChunksPerThread),
 // thread indices in [0, size()) and never shared by two chunks running at the same time (callers
 // index per-thread scratch by it), a slow thread's remaining chunks taken by the others, results
 // equal to a serial loop, many small jobs in a row never deadlock (a watchdog aborts with a
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -74,8 +77,14 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
         std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
         std::atomic<int> calls{0}, bad_range{0}, bad_thread{0}, shared_thread{0}, small_chunk{0}, bad_cut{0};
         const int64_t need = std::min<int64_t>(std::max<int64_t>(min_chunk, 1), n);
+        std::mutex chunks_mu;
+        std::vector<std::pair<int64_t, int64_t>> chunks;
         pool.parallel_for(n, min_chunk, [&](int64_t b, int64_t e, int t) {
           ++calls;
+          {
+            std::lock_guard<std::mutex> lock(chunks_mu);
+            chunks.emplace_back(b, e);
+          }
           if (!(0 <= b && b < e && e <= n)) ++bad_range;
           if (t < 0 || t >= threads) {
             ++bad_thread;
@@ -96,9 +105,26 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
         EXPECT_EQ(shared_thread.load(), 0) << where;
         EXPECT_EQ(small_chunk.load(), 0) << where;
         EXPECT_EQ(bad_cut.load(), 0) << where << ": a cut not at a multiple of min_chunk";
-        EXPECT_LE(calls.load(), ThreadPool::kChunksPerThread * threads) << where;
+        EXPECT_LE(calls.load(), ThreadPool::max_chunks(threads)) << where;
         if (n == 0) {
           EXPECT_EQ(calls.load(), 0) << where;
+        }
+        // The guided sizes, in whole units of `need` (the formula of core/thread_pool.h).
+        std::sort(chunks.begin(), chunks.end());
+        const int64_t units = n > 0 ? n / need : 0;
+        if (threads > 1 && units >= 2) {
+          const int64_t share =
+              (units + ThreadPool::kGuidedDivisor * threads - 1) / (ThreadPool::kGuidedDivisor * threads);
+          const int64_t tail = std::max<int64_t>(1, units / (ThreadPool::kTailChunksPerThread * threads));
+          ASSERT_FALSE(chunks.empty()) << where;
+          EXPECT_LE((chunks.front().second - chunks.front().first) / need, std::max(share, tail)) << where;
+          EXPECT_LE((chunks.back().second - chunks.back().first) / need, tail) << where << ": a long last chunk";
+          for (size_t c = 1; c < chunks.size(); ++c) {
+            EXPECT_LE((chunks[c].second - chunks[c].first) / need, (chunks[c - 1].second - chunks[c - 1].first) / need)
+                << where << " chunk " << c;
+          }
+        } else {
+          EXPECT_LE(calls.load(), 1) << where;
         }
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << where << " i=" << i;
       }
@@ -177,10 +203,11 @@ TEST(ThreadPool, TinyJobsBackToBackAndAfterPauses) {
   }
 }
 
-// A thread that is slowed keeps only the chunks it claimed: with 2 threads and 8 chunks where
-// thread 1 sleeps 20 ms in each of its chunks and thread 0 takes none of that time, thread 0 (the
-// caller, which starts claiming at once) runs the rest long before thread 1 wakes, so thread 1
-// ends up with far fewer chunks (a static split would give each thread 4).
+// A thread that is slowed keeps only the chunks it claimed: with 2 threads and 8 units (guided
+// chunks of 2, 2, 1, 1, 1, 1) where thread 1 sleeps 20 ms in each of its chunks and thread 0 takes
+// none of that time, thread 0 (the caller, which starts claiming at once) runs the rest long
+// before thread 1 wakes, so thread 1 ends up with far fewer chunks (a static split would give
+// each thread half).
 TEST(ThreadPool, SlowThreadLeavesItsChunksToOthers) {
   Watchdog dog("SlowThreadLeavesItsChunksToOthers", 60);
   ThreadPool pool(2);
@@ -189,7 +216,7 @@ TEST(ThreadPool, SlowThreadLeavesItsChunksToOthers) {
     by_thread[t].fetch_add(1);
     if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   });
-  EXPECT_EQ(by_thread[0].load() + by_thread[1].load(), 2 * ThreadPool::kChunksPerThread);
+  EXPECT_EQ(by_thread[0].load() + by_thread[1].load(), 6);
   EXPECT_LT(by_thread[1].load(), by_thread[0].load());
 }
 

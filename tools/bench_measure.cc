@@ -86,23 +86,30 @@ struct TensorEntry {
   uint64_t n_bytes;
 };
 
-// The rule of weight_bytes_per_token over a tensor list.
-uint64_t per_token_bytes(const std::vector<TensorEntry>& tensors, const ModelConfig& c, std::string_view embd_name,
-                         bool tied) {
+// The rule of weight_bytes_per_token over a tensor list (fills the per-token fields of wb).
+void per_token_bytes(const std::vector<TensorEntry>& tensors, const ModelConfig& c, std::string_view embd_name,
+                     bool tied, WeightBytes* wb) {
   uint64_t total = 0;
   for (const TensorEntry& t : tensors) {
     const int64_t layer = layer_index(t.name);
     if (layer >= c.n_layers) continue;  // MTP module: not run while decoding
     if (t.name == embd_name) {
-      total += tied || c.n_vocab <= 0 ? t.n_bytes : t.n_bytes / static_cast<uint64_t>(c.n_vocab);
+      if (tied || c.n_vocab <= 0) {
+        total += t.n_bytes;
+      } else {
+        wb->embedding_row_bytes = t.n_bytes / static_cast<uint64_t>(c.n_vocab);
+        total += wb->embedding_row_bytes;
+      }
     } else if (is_routed_expert(t.name) && c.n_routed_experts > 0) {
       const uint64_t k = static_cast<uint64_t>(std::min(c.num_experts_per_tok, c.n_routed_experts));
-      total += t.n_bytes / static_cast<uint64_t>(c.n_routed_experts) * k;
+      const uint64_t part = t.n_bytes / static_cast<uint64_t>(c.n_routed_experts) * k;
+      wb->routed_per_token_bytes += part;
+      total += part;
     } else {
       total += t.n_bytes;
     }
   }
-  return total;
+  wb->per_token_bytes = total;
 }
 
 }  // namespace
@@ -199,7 +206,7 @@ Result<WeightBytes> weight_bytes_per_token(const std::string& path, const ModelC
       if (!ec) wb.file_bytes += size;
     }
     const bool tied = st.find("lm_head.weight") == nullptr;
-    wb.per_token_bytes = per_token_bytes(entries, config, "model.embed_tokens.weight", tied);
+    per_token_bytes(entries, config, "model.embed_tokens.weight", tied, &wb);
     return wb;
   }
   BALEEN_ASSIGN_OR_RETURN(GgufFile gguf, GgufFile::open(path));
@@ -209,7 +216,7 @@ Result<WeightBytes> weight_bytes_per_token(const std::string& path, const ModelC
     wb.tensor_bytes += t.n_bytes;
   }
   const bool tied = gguf.find_tensor("output.weight") == nullptr;
-  wb.per_token_bytes = per_token_bytes(entries, config, "token_embd.weight", tied);
+  per_token_bytes(entries, config, "token_embd.weight", tied, &wb);
   return wb;
 }
 

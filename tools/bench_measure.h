@@ -40,9 +40,11 @@ struct Bandwidth {
 Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes = 0, int passes = 5);
 
 struct WeightBytes {
-  uint64_t file_bytes = 0;       // the .gguf file, or the folder's .safetensors files
-  uint64_t tensor_bytes = 0;     // every tensor in the file(s)
-  uint64_t per_token_bytes = 0;  // weights read to decode one token (see weight_bytes_per_token)
+  uint64_t file_bytes = 0;              // the .gguf file, or the folder's .safetensors files
+  uint64_t tensor_bytes = 0;            // every tensor in the file(s)
+  uint64_t per_token_bytes = 0;         // weights read to decode one token (see weight_bytes_per_token)
+  uint64_t routed_per_token_bytes = 0;  // of which the top-k routed experts
+  uint64_t embedding_row_bytes = 0;     // of which the token embedding's row (0 when tied to the head)
 };
 // Bytes of weights read per decoded token, from the tensor list of `path` (a .gguf file or a Hugging
 // Face folder): every tensor of the main layers, the final norm and the output head in full; of the

@@ -162,6 +162,28 @@ double roofline_pct(double tps, uint64_t bytes_per_token, double bandwidth_gbs) 
   return bandwidth_gbs > 0 ? 100.0 * tps * static_cast<double>(bytes_per_token) / 1e9 / bandwidth_gbs : 0.0;
 }
 
+// One batch size's decode: tokens/s, and the weights one step read: every non-routed tensor once,
+// each sequence's embedding row, and the routed experts the step's tokens chose (each once, as
+// counted by the model: BatchScratch::routed_expert_bytes), averaged over the steps.
+struct BatchResult {
+  int64_t b = 0;
+  Spread tps;
+  double bytes_per_step = 0;
+  double routed_ratio = 0;  // routed-expert bytes per step / those of one token (1 at b = 1)
+};
+
+// Weight bytes per step of b sequences whose routed experts read `routed_per_step` bytes.
+double step_bytes(const WeightBytes& w, int64_t b, double routed_per_step) {
+  const double fixed = static_cast<double>(w.per_token_bytes - w.routed_per_token_bytes - w.embedding_row_bytes);
+  return fixed + static_cast<double>(b) * static_cast<double>(w.embedding_row_bytes) + routed_per_step;
+}
+
+// % of the bandwidth bound: b sequences at `tps` tokens/s in all take tps / b steps/s.
+double batch_roofline_pct(const BatchResult& br, double bandwidth_gbs) {
+  return bandwidth_gbs > 0 ? 100.0 * br.tps.median / static_cast<double>(br.b) * br.bytes_per_step / 1e9 / bandwidth_gbs
+                           : 0.0;
+}
+
 struct Results {
   std::string model;
   std::string arch;
@@ -170,13 +192,18 @@ struct Results {
   Bandwidth bandwidth;
   Spread pp, tg;
   Spread tg_bandwidth, roofline_paired;  // bandwidth measured just before each tg repetition, and each pair's %
-  std::vector<std::pair<int64_t, Spread>> batch;
+  std::vector<BatchResult> batch;
   Spread load_s, first_token_s;
 };
 
 constexpr const char* kBatchNote =
     "batch B: B sequences decoding together, one batched forward (eval_batch) per step that reads every "
     "weight matrix once for all B tokens; batch_tps is their total tokens/s";
+constexpr const char* kBatchBytesNote =
+    "batch_bytes_per_step: weights one batched step read (non-routed tensors once, B embedding rows, and each "
+    "routed expert the step's tokens chose once, as the model counted them; KV cache not counted); "
+    "batch_roofline_pct: batch_tps / B x batch_bytes_per_step / bandwidth_gbs; batch_speedup_bound: the "
+    "bandwidth bound of B sequences over that of one, B x bytes_per_token / batch_bytes_per_step";
 constexpr const char* kLoadNote =
     "load: Model::load with the page cache warm (timed after the runs above read the weights); first token: "
     "from the start of Model::load through session creation and the logits of a one-token prompt";
@@ -203,13 +230,26 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["tg_tps"] = r.tg.median;
   j["tg_tps_spread"] = {r.tg.min, r.tg.max};
   nlohmann::json batch = nlohmann::json::object(), batch_spread = nlohmann::json::object();
-  for (const auto& [b, s] : r.batch) {
-    batch[std::to_string(b)] = s.median;
-    batch_spread[std::to_string(b)] = {s.min, s.max};
+  nlohmann::json step_bytes = nlohmann::json::object(), roof = nlohmann::json::object();
+  nlohmann::json bound = nlohmann::json::object();
+  for (const BatchResult& br : r.batch) {
+    const std::string key = std::to_string(br.b);
+    batch[key] = br.tps.median;
+    batch_spread[key] = {br.tps.min, br.tps.max};
+    step_bytes[key] = br.bytes_per_step;
+    roof[key] = batch_roofline_pct(br, r.bandwidth.gbs);
+    bound[key] = br.bytes_per_step > 0
+                     ? static_cast<double>(br.b) * static_cast<double>(r.weights.per_token_bytes) / br.bytes_per_step
+                     : 0.0;
   }
   j["batch_tps"] = batch;
   j["batch_tps_spread"] = batch_spread;
   j["batch_note"] = kBatchNote;
+  j["batch_bytes_per_step"] = step_bytes;
+  j["batch_roofline_pct"] = roof;
+  j["batch_speedup_bound"] = bound;
+  j["batch_bytes_note"] = kBatchBytesNote;
+  j["routed_bytes_per_token"] = r.weights.routed_per_token_bytes;
   j["load_s"] = r.load_s.median;
   j["load_s_spread"] = {r.load_s.min, r.load_s.max};
   j["first_token_s"] = r.first_token_s.median;
@@ -256,7 +296,7 @@ void print_text(const BenchOpts& o, const Results& r) {
   const std::string tg = "tg" + std::to_string(o.n_gen) + (o.depth > 0 ? " @ d" + std::to_string(o.depth) : "");
   print_row(r, "pp" + std::to_string(o.n_prompt), r.pp, "t/s");
   print_row(r, tg, r.tg, "t/s");
-  for (const auto& [b, s] : r.batch) print_row(r, "batch " + std::to_string(b) + " (" + tg + ")", s, "t/s");
+  for (const BatchResult& br : r.batch) print_row(r, "batch " + std::to_string(br.b) + " (" + tg + ")", br.tps, "t/s");
   print_row(r, "load", r.load_s, "s");
   print_row(r, "first token", r.first_token_s, "s");
   Spread bw{r.bandwidth.gbs, r.bandwidth.min_gbs, r.bandwidth.max_gbs};
@@ -267,6 +307,10 @@ void print_text(const BenchOpts& o, const Results& r) {
   print_row(r, "roofline " + tg, roof, "%");
   print_row(r, "bandwidth at " + tg, r.tg_bandwidth, "GB/s");
   print_row(r, "paired roof " + tg, r.roofline_paired, "%");
+  for (const BatchResult& br : r.batch) {
+    const double pct = batch_roofline_pct(br, bw.median);
+    print_row(r, "batch " + std::to_string(br.b) + " roof", Spread{pct, pct, pct}, "%");
+  }
   std::printf("\nroofline: %s tokens/s x %s per token / %.2f GB/s measured bandwidth\n", tg.c_str(),
               human_bytes(bpt).c_str(), bw.median);
   std::printf("paired roof: each %s repetition against the bandwidth measured just before it\n", tg.c_str());
@@ -277,6 +321,13 @@ void print_text(const BenchOpts& o, const Results& r) {
         human_bytes(last_level_cache_bytes()).c_str());
   }
   std::printf("note: %s\n", kBatchNote);
+  for (const BatchResult& br : r.batch) {
+    std::printf(
+        "batch %lld: %s of weights per step (routed experts: %.2fx one token's), so at most %.2fx the tokens/s of one "
+        "sequence at the same bandwidth\n",
+        static_cast<long long>(br.b), human_bytes(static_cast<uint64_t>(br.bytes_per_step)).c_str(), br.routed_ratio,
+        br.bytes_per_step > 0 ? static_cast<double>(br.b) * static_cast<double>(bpt) / br.bytes_per_step : 0.0);
+  }
   std::printf("note: %s\n", kLoadNote);
 }
 
@@ -366,10 +417,19 @@ Status run_bench(const BenchOpts& o) {
   }
   for (int64_t b : batches) {
     std::vector<Session*> group(sessions.begin(), sessions.begin() + b);
-    BALEEN_ASSIGN_OR_RETURN(Spread s, repeat(o.reps, [&] {
+    const uint64_t steps0 = scratch.steps(), routed0 = scratch.routed_expert_bytes();
+    BatchResult br;
+    br.b = b;
+    BALEEN_ASSIGN_OR_RETURN(br.tps, repeat(o.reps, [&] {
                               return run_decode(group, firsts, o.n_gen, &logits, &scratch, context, &holding);
                             }));
-    r.batch.emplace_back(b, s);
+    const uint64_t steps = scratch.steps() - steps0;
+    const double routed =
+        steps > 0 ? static_cast<double>(scratch.routed_expert_bytes() - routed0) / static_cast<double>(steps) : 0.0;
+    br.bytes_per_step = step_bytes(r.weights, b, routed);
+    br.routed_ratio =
+        r.weights.routed_per_token_bytes > 0 ? routed / static_cast<double>(r.weights.routed_per_token_bytes) : 0.0;
+    r.batch.push_back(br);
   }
 
   {

@@ -15,6 +15,8 @@ BatchScratch::BatchScratch() : impl_(std::make_unique<Scratch>()) {}
 BatchScratch::~BatchScratch() = default;
 BatchScratch::BatchScratch(BatchScratch&&) noexcept = default;
 BatchScratch& BatchScratch::operator=(BatchScratch&&) noexcept = default;
+uint64_t BatchScratch::steps() const { return impl_->steps; }
+uint64_t BatchScratch::routed_expert_bytes() const { return impl_->routed_expert_bytes; }
 
 Status eval_batch(std::span<const BatchItem> items, BatchScratch* scratch) {
   return SessionImpl::step(items, scratch != nullptr ? &scratch->impl() : nullptr);
@@ -63,6 +65,7 @@ Status SessionImpl::step(std::span<const BatchItem> items, Scratch* scratch) {
   const ModelWeights& w = model.weights();
   const int64_t E = cfg.hidden_size, V = cfg.n_vocab;
   Scratch& s = scratch != nullptr ? *scratch : static_cast<SessionImpl*>(items[0].session)->s_;
+  ++s.steps;
 
   // Row layout: absorbed sequences first, each in item order.
   s.seqs.clear();

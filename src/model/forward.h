@@ -63,6 +63,10 @@ struct Scratch {
   std::vector<uint8_t> picked;
   std::vector<float> mtp_in;   // [n_tokens, 2 * hidden_size]
   std::vector<float> rope_cs;  // [n_rows, rope_dims]: cos then sin of each pair at the row's position
+  // Counters for measurements (BatchScratch): steps run through this scratch, and the bytes of the
+  // routed-expert weight matrices their MoE layers ran, each expert once per step and layer
+  // however many of the step's tokens chose it.
+  uint64_t steps = 0, routed_expert_bytes = 0;
 };
 
 // out[t] = rms_norm(x[t]) * w for n rows of `dim`; out may alias x.

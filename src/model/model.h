@@ -159,6 +159,14 @@ class BatchScratch {
   BatchScratch& operator=(BatchScratch&&) noexcept;
   Scratch& impl() { return *impl_; }  // for the model's own code
 
+  // For measuring batched decode (baleen bench): the eval_batch steps run through this scratch so
+  // far, and the bytes of routed-expert weight matrices (gate, up, down) their MoE layers ran, each
+  // expert counted once per step and layer however many of the step's tokens chose it (what one
+  // batched step reads of the experts; MTP layers included when they run; rows x row stride, so
+  // without the FP8 block scales).
+  uint64_t steps() const;
+  uint64_t routed_expert_bytes() const;
+
  private:
   std::unique_ptr<Scratch> impl_;
 };

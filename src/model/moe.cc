@@ -137,11 +137,13 @@ void moe_ffn(const ModelConfig& cfg, const MoeWeights& w, const float* xn, int64
   float* up = grow(s.up, n * K * ff);
   float* eo = grow(s.expert_out, n * K * E);
   jobs.clear();
+  const auto bytes = [](const WeightMatrix& m) { return static_cast<uint64_t>(m.rows) * m.row_stride; };
   for (int64_t e = 0; e < X; ++e) {
     const int64_t m = offset[e + 1] - offset[e];
     if (m == 0) continue;
     const int32_t* et = tok + offset[e];
     const FfnWeights& f = w.experts[e];
+    s.routed_expert_bytes += bytes(f.gate) + bytes(f.up) + bytes(f.down);
     jobs.push_back(MatmulJob{&f.gate, xn, m, gate + offset[e] * ff, 0, 0, et, n});
     jobs.push_back(MatmulJob{&f.up, xn, m, up + offset[e] * ff, 0, 0, et, n});
   }

@@ -1,7 +1,9 @@
 // End-to-end tests of `baleen bench` on the conformance micro model: the --json object has the
 // fields other programs rely on (pp_tps, tg_tps, batch_tps keyed by batch size, bandwidth_gbs,
 // load_s, first_token_s) with positive finite values, the text table names its units, and bad inputs give one error
-// line and a non-zero exit status. Speeds are never asserted beyond being positive.
+// line and a non-zero exit status. Speeds are never asserted beyond being positive. The weight bytes
+// a token and a batched step read are checked against the file's tensor list (the model's count of
+// the routed experts it ran against the top-k rule).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -133,15 +135,17 @@ TEST(BenchCli, BytesPerTokenCountsOnlyTheRoutedTopK) {
   ASSERT_EQ(gguf->get_int("deepseek2.expert_count").value(), 16);
   ASSERT_EQ(gguf->get_int("deepseek2.expert_used_count").value(), 4);
   ASSERT_NE(gguf->find_tensor("output.weight"), nullptr);
-  uint64_t want = 0, experts = 0;
+  uint64_t want = 0, experts = 0, routed = 0, embd_row = 0;
   for (const GgufTensorInfo& t : gguf->tensors()) {
     if (t.name == "token_embd.weight") {
       ASSERT_EQ(t.ne.size(), 2u);
-      want += t.n_bytes / t.ne[1];
+      embd_row = t.n_bytes / t.ne[1];
+      want += embd_row;
     } else if (t.name.find("_exps.weight") != std::string::npos) {
       ASSERT_EQ(t.ne.size(), 3u);
       ASSERT_EQ(t.ne[2], 16u) << t.name;
       want += t.n_bytes / 16 * 4;
+      routed += t.n_bytes / 16 * 4;
       ++experts;
     } else {
       want += t.n_bytes;
@@ -149,12 +153,34 @@ TEST(BenchCli, BytesPerTokenCountsOnlyTheRoutedTopK) {
   }
   EXPECT_EQ(experts, 6u);  // gate/up/down of the two MoE layers
   RunResult r =
-      run_baleen({"bench", "-m", micro_model(), "-p", "4", "-n", "2", "-b", "1", "-r", "1", "--json"}, scratch);
+      run_baleen({"bench", "-m", micro_model(), "-p", "4", "-n", "6", "-b", "1,2,4", "-r", "1", "--json"}, scratch);
   ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(j.is_object()) << r.out;
   EXPECT_EQ(j.value("bytes_per_token", uint64_t{0}), want);
+  EXPECT_EQ(j.value("routed_bytes_per_token", uint64_t{0}), routed);
   EXPECT_EQ(j.value("model_size_bytes", uint64_t{0}), gguf->file_size());
+
+  // Batched steps: the model's own count of the routed experts it ran. One sequence: exactly the
+  // top-k of each MoE layer, so the file's per-token figure. B sequences: each layer runs at least
+  // the 4 experts of one token and at most min(16, 4 B) (each expert once however many chose it).
+  ASSERT_TRUE(j.contains("batch_bytes_per_step") && j["batch_bytes_per_step"].is_object()) << r.out;
+  const nlohmann::json& step = j["batch_bytes_per_step"];
+  ASSERT_TRUE(step.contains("1")) << step.dump();
+  EXPECT_EQ(step["1"].get<double>(), static_cast<double>(want));
+  for (int b : {2, 4}) {
+    const std::string key = std::to_string(b);
+    ASSERT_TRUE(step.contains(key)) << step.dump();
+    const double got = step[key].get<double>();
+    const double fixed = static_cast<double>(want - routed) + (b - 1) * static_cast<double>(embd_row);
+    EXPECT_GE(got, fixed + static_cast<double>(routed)) << "b=" << b;
+    EXPECT_LE(got, fixed + static_cast<double>(routed) * std::min(16, 4 * b) / 4.0) << "b=" << b;
+    // The bound B sequences can reach over one at the same bandwidth, and the roofline of the run.
+    EXPECT_DOUBLE_EQ(j["batch_speedup_bound"][key].get<double>(), b * static_cast<double>(want) / got) << "b=" << b;
+    EXPECT_DOUBLE_EQ(j["batch_roofline_pct"][key].get<double>(),
+                     100.0 * j["batch_tps"][key].get<double>() / b * got / 1e9 / j["bandwidth_gbs"].get<double>())
+        << "b=" << b;
+  }
 }
 
 TEST(BenchCli, HuggingFaceFolderRuns) {

@@ -17,10 +17,12 @@
 // (8-bit activations and BF16 GEMM off) every test is exact; on the default paths steps below 32
 // rows are exact, and a 92-row step is checked to stay as close to the exact F32 result as the
 // separate evals (normalised MSE).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
+#include "io/gguf.h"
 #include "kernels/matmul_bf16.h"
 #include "model_test_util.h"
 
@@ -348,6 +350,46 @@ TEST(Batch, MtpLogitsAfterBatchedSteps) {
       EXPECT_EQ(model_test::max_abs_diff(want, got), 0.0) << name << " session " << s;
     }
   }
+}
+
+// BatchScratch's counters (what `baleen bench` reports as the weights a batched step reads): a step
+// counts each routed expert once per MoE layer however many of its tokens chose it. Sessions given
+// the same token at the same position route alike, so three of them in one step run exactly one
+// token's experts: the routed bytes of the file's top-k rule (each *_exps tensor's bytes x k /
+// n_experts, from the tensor list), not three times them. Three different tokens run at least
+// one token's worth and at most min(n_experts, 3 k) experts per layer.
+TEST(Batch, CountsEachRoutedExpertOncePerStep) {
+  BALEEN_REQUIRE_CONFORMANCE();
+  const std::string path = model_path("ds3-micro-q4_k_m");
+  auto gguf = GgufFile::open(path);
+  ASSERT_TRUE(gguf.ok()) << gguf.error().to_string();
+  auto m = model_test::load_or_fail(path);
+  ASSERT_TRUE(m);
+  const int64_t X = m->config().n_routed_experts, K = m->config().num_experts_per_tok;
+  ASSERT_GT(X, 3 * K);  // (so that three tokens' experts need not cover them all)
+  uint64_t routed = 0;
+  for (const GgufTensorInfo& t : gguf->tensors()) {
+    if (t.name.find("_exps.weight") != std::string::npos) routed += t.n_bytes / X * K;
+  }
+  ASSERT_GT(routed, 0u);
+
+  auto sessions = make_sessions(*m, std::vector<AttentionForm>(3, AttentionForm::kAuto), 8);
+  BatchScratch scratch;
+  EXPECT_EQ(scratch.steps(), 0u);
+  EXPECT_EQ(scratch.routed_expert_bytes(), 0u);
+  const TokenId same[] = {7}, diff[3][1] = {{11}, {230}, {97}};
+  std::vector<BatchItem> items;
+  for (auto& s : sessions) items.push_back(BatchItem{s.get(), same});
+  ASSERT_TRUE(eval_batch(items, &scratch).ok());
+  EXPECT_EQ(scratch.steps(), 1u);
+  EXPECT_EQ(scratch.routed_expert_bytes(), routed);
+
+  for (size_t i = 0; i < items.size(); ++i) items[i].tokens = diff[i];
+  ASSERT_TRUE(eval_batch(items, &scratch).ok());
+  EXPECT_EQ(scratch.steps(), 2u);
+  const uint64_t second = scratch.routed_expert_bytes() - routed;
+  EXPECT_GE(second, routed);
+  EXPECT_LE(second, routed * static_cast<uint64_t>(std::min(X, 3 * K)) / static_cast<uint64_t>(K));
 }
 
 class BatchErrors : public ::testing::Test {

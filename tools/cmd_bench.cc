@@ -158,8 +158,8 @@ std::string model_name(const std::string& path) {
   return p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
 }
 
-double roofline_pct(double tps, uint64_t bytes_per_token, double bandwidth_gbs) {
-  return bandwidth_gbs > 0 ? 100.0 * tps * static_cast<double>(bytes_per_token) / 1e9 / bandwidth_gbs : 0.0;
+double roofline_pct(double tps, double bytes_per_token, double bandwidth_gbs) {
+  return bandwidth_gbs > 0 ? 100.0 * tps * bytes_per_token / 1e9 / bandwidth_gbs : 0.0;
 }
 
 // One batch size's decode: tokens/s, and the weights one step read: every non-routed tensor once,
@@ -169,7 +169,8 @@ struct BatchResult {
   int64_t b = 0;
   Spread tps;
   double bytes_per_step = 0;
-  double routed_ratio = 0;  // routed-expert bytes per step / those of one token (1 at b = 1)
+  double routed_ratio = 0;   // routed-expert bytes per step / those of one token (1 at b = 1)
+  double speedup_bound = 0;  // b x bytes per token / bytes_per_step: b sequences' bound over one's
 };
 
 // Weight bytes per step of b sequences whose routed experts read `routed_per_step` bytes.
@@ -180,8 +181,7 @@ double step_bytes(const WeightBytes& w, int64_t b, double routed_per_step) {
 
 // % of the bandwidth bound: b sequences at `tps` tokens/s in all take tps / b steps/s.
 double batch_roofline_pct(const BatchResult& br, double bandwidth_gbs) {
-  return bandwidth_gbs > 0 ? 100.0 * br.tps.median / static_cast<double>(br.b) * br.bytes_per_step / 1e9 / bandwidth_gbs
-                           : 0.0;
+  return roofline_pct(br.tps.median / static_cast<double>(br.b), br.bytes_per_step, bandwidth_gbs);
 }
 
 struct Results {
@@ -230,22 +230,20 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["tg_tps"] = r.tg.median;
   j["tg_tps_spread"] = {r.tg.min, r.tg.max};
   nlohmann::json batch = nlohmann::json::object(), batch_spread = nlohmann::json::object();
-  nlohmann::json step_bytes = nlohmann::json::object(), roof = nlohmann::json::object();
+  nlohmann::json per_step = nlohmann::json::object(), roof = nlohmann::json::object();
   nlohmann::json bound = nlohmann::json::object();
   for (const BatchResult& br : r.batch) {
     const std::string key = std::to_string(br.b);
     batch[key] = br.tps.median;
     batch_spread[key] = {br.tps.min, br.tps.max};
-    step_bytes[key] = br.bytes_per_step;
+    per_step[key] = br.bytes_per_step;
     roof[key] = batch_roofline_pct(br, r.bandwidth.gbs);
-    bound[key] = br.bytes_per_step > 0
-                     ? static_cast<double>(br.b) * static_cast<double>(r.weights.per_token_bytes) / br.bytes_per_step
-                     : 0.0;
+    bound[key] = br.speedup_bound;
   }
   j["batch_tps"] = batch;
   j["batch_tps_spread"] = batch_spread;
   j["batch_note"] = kBatchNote;
-  j["batch_bytes_per_step"] = step_bytes;
+  j["batch_bytes_per_step"] = per_step;
   j["batch_roofline_pct"] = roof;
   j["batch_speedup_bound"] = bound;
   j["batch_bytes_note"] = kBatchBytesNote;
@@ -326,7 +324,7 @@ void print_text(const BenchOpts& o, const Results& r) {
         "batch %lld: %s of weights per step (routed experts: %.2fx one token's), so at most %.2fx the tokens/s of one "
         "sequence at the same bandwidth\n",
         static_cast<long long>(br.b), human_bytes(static_cast<uint64_t>(br.bytes_per_step)).c_str(), br.routed_ratio,
-        br.bytes_per_step > 0 ? static_cast<double>(br.b) * static_cast<double>(bpt) / br.bytes_per_step : 0.0);
+        br.speedup_bound);
   }
   std::printf("note: %s\n", kLoadNote);
 }
@@ -429,6 +427,9 @@ Status run_bench(const BenchOpts& o) {
     br.bytes_per_step = step_bytes(r.weights, b, routed);
     br.routed_ratio =
         r.weights.routed_per_token_bytes > 0 ? routed / static_cast<double>(r.weights.routed_per_token_bytes) : 0.0;
+    br.speedup_bound = br.bytes_per_step > 0
+                           ? static_cast<double>(b) * static_cast<double>(r.weights.per_token_bytes) / br.bytes_per_step
+                           : 0.0;
     r.batch.push_back(br);
   }
 

@@ -43,7 +43,9 @@ int64_t env_or(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && std::atoll(v) > 0 ? std::atoll(v) : fallback;
 }
-// The weight's shape: 4096 x 4096, or BALEEN_BENCH_ROWS / BALEEN_BENCH_COLS (multiples of 256).
+// The weight's shape: 4096 x 4096, or BALEEN_BENCH_ROWS / BALEEN_BENCH_COLS (types whose block does not
+// divide the columns are left out: BALEEN_BENCH_COLS=128 runs the 32-element types only, the shape of
+// MLA's attn_k_b rows).
 const int64_t kRows = env_or("BALEEN_BENCH_ROWS", 4096);
 const int64_t kCols = env_or("BALEEN_BENCH_COLS", 4096);
 
@@ -178,6 +180,7 @@ int main(int argc, char** argv) {
   std::printf("DRAM read bandwidth (streaming sum, threads=%d): %.1f GB/s\n", pool().size(), read_bandwidth_gbs());
   for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kQ4_0,
                         GgmlType::kQ5_0, GgmlType::kBF16}) {
+    if (kCols % ggml_type_info(type).block_size != 0) continue;
     weights.push_back(make_weight(type));
     const BenchWeight* bw = weights.back().get();
     const bool quantized = type != GgmlType::kBF16;

@@ -95,9 +95,9 @@ const std::vector<GgmlType>& int_types() {
 
 // Row lengths: for the split kernels' 8-block (32-element) and 4-block (256-element) steps, a
 // tail alone (1 to 7 blocks), whole steps, and whole steps plus a tail (1408: V2-Lite's expert
-// down, 44 blocks).
+// down, 44 blocks); 128 (MLA's attn_k_b rows): the split kernels' two-rows-per-step path at m = 1.
 std::vector<int64_t> cols_for(GgmlType t) {
-  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 288, 416, 480, 1024, 1408};
+  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 128, 288, 416, 480, 1024, 1408};
   return {256, 768, 1280, 1536, 2048};
 }
 
@@ -236,35 +236,38 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
 // split: 4 rows of every type, the last group padded) and the rest one at a time; row ranges with
 // whole groups and none left over, with groups and a tail, and with only a tail (rows 53, scales and
 // mins drawn per row by make_weights) must each be bit-identical to the scalar reference and write
-// nothing outside their rows.
+// nothing outside their rows. Rows padded (a read past a row sees 0xFF) and back to back (the split
+// kernels take 128-column rows two per step only then).
 TEST_F(Q8Test, OneRowGroupsAndTails) {
   struct Range {
     int64_t r0, r1;
   };
   for (GgmlType type : int_types()) {
     for (int64_t cols : cols_for(type)) {
-      const Weights c = make_weights(type, 53, cols, 11u + static_cast<uint32_t>(cols));
-      const ActQ8Kind kind = act_q8_kind(type);
-      const int64_t ab = act_q8_row_bytes(kind, cols);
-      std::mt19937 rng(static_cast<uint32_t>(cols));
-      const std::vector<float> x = make_activations(1, cols, cols, rng);
-      std::vector<uint8_t> act(static_cast<size_t>(ab));
-      quantize_act_q8_ref(kind, x.data(), cols, act.data());
-      std::vector<float> y_ref(53);
-      matmul_q8_ref(c.w, x.data(), 1, y_ref.data());
-      for (const LevelVariant lv : levels_and_variants()) {
-        if (lv.level == DispatchLevel::kScalar) continue;
-        set_avx512_variant(lv.variant);
-        const Q8Kernels k = find_q8_kernels(type, lv.level);
-        for (const Range rg : {Range{3, 51}, Range{5, 40}, Range{0, 53}, Range{40, 53}, Range{10, 12}}) {
-          std::vector<float> y(53, kSentinel);
-          k.rows(c.w, rg.r0, rg.r1, act.data(), ab, 1, y.data(), 53);
-          for (int64_t r = 0; r < 53; ++r) {
-            if (r < rg.r0 || r >= rg.r1) {
-              ASSERT_EQ(y[r], kSentinel) << ggml_type_info(type).name << " row " << r;
-            } else {
-              ASSERT_EQ(y[r], y_ref[r]) << ggml_type_info(type).name << " cols=" << cols << " " << lv.name()
-                                        << " rows [" << rg.r0 << ", " << rg.r1 << ") row " << r;
+      for (const uint64_t pad : {uint64_t{8}, uint64_t{0}}) {
+        const Weights c = kernel_test::make_quantized(type, 53, cols, 11u + static_cast<uint32_t>(cols), pad);
+        const ActQ8Kind kind = act_q8_kind(type);
+        const int64_t ab = act_q8_row_bytes(kind, cols);
+        std::mt19937 rng(static_cast<uint32_t>(cols));
+        const std::vector<float> x = make_activations(1, cols, cols, rng);
+        std::vector<uint8_t> act(static_cast<size_t>(ab));
+        quantize_act_q8_ref(kind, x.data(), cols, act.data());
+        std::vector<float> y_ref(53);
+        matmul_q8_ref(c.w, x.data(), 1, y_ref.data());
+        for (const LevelVariant lv : levels_and_variants()) {
+          if (lv.level == DispatchLevel::kScalar) continue;
+          set_avx512_variant(lv.variant);
+          const Q8Kernels k = find_q8_kernels(type, lv.level);
+          for (const Range rg : {Range{3, 51}, Range{5, 40}, Range{0, 53}, Range{40, 53}, Range{10, 12}}) {
+            std::vector<float> y(53, kSentinel);
+            k.rows(c.w, rg.r0, rg.r1, act.data(), ab, 1, y.data(), 53);
+            for (int64_t r = 0; r < 53; ++r) {
+              if (r < rg.r0 || r >= rg.r1) {
+                ASSERT_EQ(y[r], kSentinel) << ggml_type_info(type).name << " row " << r;
+              } else {
+                ASSERT_EQ(y[r], y_ref[r]) << ggml_type_info(type).name << " cols=" << cols << " pad=" << pad << " "
+                                          << lv.name() << " rows [" << rg.r0 << ", " << rg.r1 << ") row " << r;
+              }
             }
           }
         }

@@ -49,11 +49,11 @@ bool set_matmul_act_q8(bool on) {
 
 bool q8_gemm_takes(GgmlType type, int64_t m) {
   const bool k256 = act_q8_kind(type) == ActQ8Kind::kQ8_256;
-  // (Q6_K has no split row kernel: its wide one keeps the wide threshold.)
-  const bool split = avx512_variant() == Avx512Variant::kSplit && type != GgmlType::kQ6_K;
+  // (Q6_K at m = 8 on the split kernels: 163-178 GFLOP/s in the GEMM, 215-237 in the rows, 2 threads
+  // from DRAM, matmul_bench 16384 x 2048.)
+  const bool split = avx512_variant() == Avx512Variant::kSplit;
   const int64_t min_m = split ? (k256 ? 9 : 5) : (k256 ? 6 : 4);
-  return m >= min_m &&
-         clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512;
+  return m >= min_m && clamp_dispatch_level(dispatch_level(), cpu_features()) == DispatchLevel::kAvx512;
 }
 
 bool matmul_q8_applies(const WeightMatrix& w, int64_t m) {

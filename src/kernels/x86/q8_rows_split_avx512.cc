@@ -14,6 +14,7 @@
 // sub-block scales applied once per 64 elements (packs to int16, then vpmaddwd / vpdpwssd), the
 // activation codes permuted once per call to the weights' qs byte order (no per-block lane
 // shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
+// Q6_K: the same 4 x M step as Q4_K, the codes' two top bits merged from a broadcast of qh.
 // Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block, 8 blocks per step, the block scales picked
 // from the row bytes with vpermt2w.
 // The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
@@ -56,6 +57,7 @@ struct Act256 {
 struct LayoutScratch {
   std::vector<uint8_t> codes[kMaxLayout];
   std::vector<int16_t> sum32[kMaxLayout];
+  std::vector<int16_t> sum16[kMaxLayout];
   std::vector<float> da[kMaxLayout];
   std::vector<int32_t> bias[kMaxLayout];
   // Grows every slot (all at once: which thread uses which slots varies from call to call) to
@@ -65,6 +67,7 @@ struct LayoutScratch {
       const auto n = static_cast<size_t>(blocks);
       if (codes[k].size() < n * static_cast<size_t>(block_bytes) + 64) codes[k].resize(n * block_bytes + 64);
       if (sum32[k].size() < n * 8) sum32[k].resize(n * 8);
+      if (sum16[k].size() < n * 16) sum16[k].resize(n * 16);
       if (da[k].size() < n) da[k].resize(n);
       if (bias[k].size() < n) bias[k].resize(n);
     }
@@ -318,6 +321,192 @@ struct K45Rows4 {
         const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S[k])),
                                        _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(Mn[k])));
         add_blocks(t, n, &acc[k]);
+      }
+    }
+    for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
+  }
+};
+
+// ---- Q6_K ----
+
+// Per call activation layout of Q6_K (per calling thread and slot < kMaxAct).
+struct ActQ6 {
+  const uint8_t* codes;  // [nb][256], 64-byte aligned, element order
+  const int16_t* sum16;  // [nb rounded up to kStep][16], 0 past nb
+  const float* da;       // [nb rounded up to kStep], 0 past nb
+};
+
+ActQ6 act_q6_layout(const ActQ8_256* act, int64_t nb, int slot) {
+  LayoutScratch& ls = layout_scratch();
+  const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
+  ls.grow(nbs, 256);
+  std::vector<uint8_t>& codes = ls.codes[slot];
+  std::vector<int16_t>& sum16 = ls.sum16[slot];
+  std::vector<float>& da = ls.da[slot];
+  uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
+  for (int64_t i = 0; i < nbs; ++i) {
+    if (i >= nb) {
+      std::fill_n(sum16.data() + i * 16, 16, int16_t{0});
+      da[static_cast<size_t>(i)] = 0.0f;
+      continue;
+    }
+    std::memcpy(c + 256 * i, act[i].q, 256);
+    std::memcpy(sum16.data() + i * 16, act[i].sum16, 32);
+    da[static_cast<size_t>(i)] = act[i].d;
+  }
+  return ActQ6{c, sum16.data(), da.data()};
+}
+
+// Q6_K (210 B / 256, kernels/ref/dequant.cc): [0..128) ql, [128..192) qh, [192..208) int8 scales of
+// the 16 sub-blocks of 16, [208] f16 d; half h (elements 128 h ..): ql[64 h + l] low nibble element
+// l, ql[64 h + 32 + l] low nibble element 32 + l, their high nibbles elements 64 + l and 96 + l, bits
+// 2k, 2k + 1 of qh[32 h + l] the top bits of element 32 k + l. S = sum_s sc_s (sum(u a) - 32 sum16_s),
+// u = the 6-bit codes 0..63; sum = sum + (da * d) float(S), as dot_q6_k. The block step is K45Rows4's:
+// the 4 rows' scales (one row per 128-bit lane) sign-extended together, each half's codes in element
+// order from one 64-byte load of ql and a broadcast of its 32 qh bytes, the sub-block scales applied
+// per 64 elements (packs, vpmaddwd / vpdpwssd), the 32 sum16 term through the same vpmaddwd as K45's
+// mins. M activation rows per pass.
+template <int M>
+struct Q6KRows4 {
+  static constexpr int kBytes = 210;
+
+  struct Consts {
+    __m512i m4, m30, sh_lo, sh_hi, sel;
+    Consts() {
+      m4 = _mm512_set1_epi8(0x0F);
+      m30 = _mm512_set1_epi8(0x30);
+      // qh of a half broadcast to both 256-bit halves: elements 0..31 take bits 0-1, 32..63 bits
+      // 2-3 (to bits 4-5: shifted left 4 and 2); elements 64..95 bits 4-5, 96..127 bits 6-7
+      // (shifted right 0 and 2). 64-bit lane shifts: the bits pulled in from the next byte are
+      // masked off by 0x30.
+      sh_lo = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4);
+      sh_hi = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+      // Per 128-bit lane k, the int16 scales of packs(dot(lo), dot(hi)): 4 x sub-block k, then
+      // 4 x sub-block 4 + k of the half (pshufb index into the half's 8 int16 scales).
+      alignas(64) static constexpr int8_t kSel[64] = {0, 1, 0, 1, 0, 1, 0, 1, 8,  9,  8,  9,  8,  9,  8,  9,
+                                                      2, 3, 2, 3, 2, 3, 2, 3, 10, 11, 10, 11, 10, 11, 10, 11,
+                                                      4, 5, 4, 5, 4, 5, 4, 5, 12, 13, 12, 13, 12, 13, 12, 13,
+                                                      6, 7, 6, 7, 6, 7, 6, 7, 14, 15, 14, 15, 14, 15, 14, 15};
+      sel = _mm512_load_si512(kSel);
+    }
+  };
+
+  // Block i of the 4 rows against activation row k: s[k][r] (16 lanes summing to sum_s sc_s
+  // sum(u a) of row r), mq[k] (128-bit lane r: 4 partial sums of sum_s sc_s sum16_s of row r); dw
+  // (128-bit lane r: row r's bytes [194, 210), int32 element 3's high half its d).
+  struct Block {
+    __m512i s[M][kRows], mq[M], dw;
+  };
+
+  [[gnu::always_inline]] static inline __m512i lanes16(const uint8_t* const* row, int64_t off) {
+    __m512i h = _mm512_castsi128_si512(load16(row[0] + off));
+    h = _mm512_inserti32x4(h, load16(row[1] + off), 1);
+    h = _mm512_inserti32x4(h, load16(row[2] + off), 2);
+    return _mm512_inserti32x4(h, load16(row[3] + off), 3);
+  }
+
+  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const ActQ6* act,
+                                                   const Consts& c) {
+    Block o;
+    const int64_t off = i * kBytes;
+    const __m512i hs = lanes16(row, off + 192);
+    o.dw = lanes16(row, off + 194);
+    // Per 128-bit lane r: row r's scales 0-7 and 8-15 as int16 (byte doubled, arithmetic shift).
+    const __m512i sc_lo = _mm512_srai_epi16(_mm512_unpacklo_epi8(hs, hs), 8);
+    const __m512i sc_hi = _mm512_srai_epi16(_mm512_unpackhi_epi8(hs, hs), 8);
+    for (int k = 0; k < M; ++k) {
+      const int16_t* s16 = act[k].sum16 + 16 * i;
+      o.mq[k] = _mm512_dpwssd_epi32(_mm512_madd_epi16(sc_lo, _mm512_broadcast_i32x4(load16(s16))), sc_hi,
+                                    _mm512_broadcast_i32x4(load16(s16 + 8)));
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) {
+      const uint8_t* b = row[r] + off;
+      __m512i sc[2], lo[2], hi[2];
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        // Row r's 8 int16 scales of half h in every 128-bit lane, then each lane's pattern.
+        const __m512i scr = h == 0 ? sc_lo : sc_hi;
+        sc[h] = _mm512_shuffle_epi8(_mm512_shuffle_i64x2(scr, scr, r * 0x55), c.sel);
+        const __m512i v = _mm512_loadu_si512(b + 64 * h);
+        const __m512i qh =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
+        lo[h] = _mm512_ternarylogic_epi32(_mm512_and_si512(v, c.m4), _mm512_sllv_epi64(qh, c.sh_lo), c.m30, 0xF8);
+        hi[h] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), c.m4),
+                                          _mm512_srlv_epi64(qh, c.sh_hi), c.m30, 0xF8);
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < M; ++k) {
+        const uint8_t* ac = act[k].codes + i * 256;
+        const auto dot = [&](__m512i u, int q) {
+          return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(ac + 64 * q));
+        };
+        // Each lane sums 4 products, |.| <= 4 * 63 * 128 < 2^15: packs is exact.
+        const __m512i p0 = _mm512_packs_epi32(dot(lo[0], 0), dot(hi[0], 1));
+        const __m512i p1 = _mm512_packs_epi32(dot(lo[1], 2), dot(hi[1], 3));
+        o.s[k][r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, sc[0]), p1, sc[1]);
+      }
+    }
+    return o;
+  }
+
+  static Block zero_block() {
+    Block b;
+    for (int k = 0; k < M; ++k) {
+      for (int r = 0; r < kRows; ++r) b.s[k][r] = _mm512_setzero_si512();
+      b.mq[k] = _mm512_setzero_si512();
+    }
+    b.dw = _mm512_setzero_si512();
+    return b;
+  }
+
+  // 4 blocks from i0 (blocks >= n read nothing and count zero): per 128-bit lane r, element e:
+  // S[k] (activation row k) and the d word (f16 in the high half) of row r, block i0 + e.
+  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const ActQ6* act,
+                                                 const Consts& c, __m512i* S, __m512i* D) {
+    __m512i xs[2][M][kRows], xm[2][M], xd[2];
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      const Block b0 = 2 * p < n ? block(row, i0 + 2 * p, act, c) : zero_block();
+      const Block b1 = 2 * p + 1 < n ? block(row, i0 + 2 * p + 1, act, c) : zero_block();
+      for (int k = 0; k < M; ++k) {
+        for (int r = 0; r < kRows; ++r) xs[p][k][r] = fold32(b0.s[k][r], b1.s[k][r]);
+        xm[p][k] = fold32(b0.mq[k], b1.mq[k]);
+      }
+      xd[p] = _mm512_unpackhi_epi32(b0.dw, b1.dw);  // per lane: b0 e2, b1 e2, b0 e3, b1 e3
+    }
+    for (int k = 0; k < M; ++k) {
+      __m512i z[kRows];
+      for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][k][r], xs[1][k][r]);
+      // Exact integers: |S| < 16 * 16 * 63 * 128 * 128, |32 sum sc sum16| < 32 * 16 * 128 * 16 * 128.
+      S[k] = _mm512_sub_epi32(gather_rows(z), _mm512_slli_epi32(fold64(xm[0][k], xm[1][k]), 5));
+    }
+    *D = _mm512_unpackhi_epi64(xd[0], xd[1]);
+  }
+
+  // As K45Rows4::run.
+  static void run(const uint8_t* const* row, const ActQ6* act, int64_t nb, const char* pf, int64_t pf_bytes,
+                  float* out) {
+    const Consts c;
+    __m128 acc[M];
+    for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
+    for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
+      const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
+      if (pf != nullptr) {
+        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
+          _mm_prefetch(pf + o, _MM_HINT_T1);
+        }
+      }
+      __m512i S[M], D;
+      if (n == kStep) {
+        step(row, i0, kStep, act, c, S, &D);
+      } else {
+        step(row, i0, n, act, c, S, &D);
+      }
+      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
+      for (int k = 0; k < M; ++k) {
+        const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0));
+        add_blocks(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S[k])), n, &acc[k]);
       }
     }
     for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
@@ -651,6 +840,8 @@ struct Q32 {
   template <int M>
   using Rows = Q32Rows4<B, M>;
 };
+template <int M>
+using Q6K = Q6KRows4<M>;
 
 // Up to 4 activation rows per kernel call for the K-quants; 2 for the 32-element types, whose
 // 8-block steps keep 8 sums per activation row in registers (hot 2048-column rows, one thread:
@@ -664,6 +855,16 @@ void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
     acts[k] = act256_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
   }
   rows_pass<K45<kQ5>::template Rows>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
+}
+
+void q6k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+              int64_t y_stride) {
+  const int64_t nb = w.cols / 256;
+  ActQ6 acts[kMaxLayout];
+  for (int k = 0; k < m; ++k) {
+    acts[k] = act_q6_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
+  }
+  rows_pass<Q6K>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
 }
 
 template <class B>
@@ -695,6 +896,9 @@ void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const u
         break;
       case GgmlType::kQ5_K:
         k45_rows<true>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        break;
+      case GgmlType::kQ6_K:
+        q6k_rows(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ8_0:
         q32_rows<Q8_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);

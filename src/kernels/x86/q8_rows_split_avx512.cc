@@ -46,9 +46,11 @@ inline __m128i load16(const void* p) { return _mm_loadu_si128(static_cast<const 
 // Per call activation layout of the 256-element kinds (per calling thread and slot < kMaxAct,
 // grown as needed).
 struct Act256 {
-  const uint8_t* codes;  // [nb][256], 64-byte aligned: per half h, sub-blocks 4h | 4h + 2 (the
-                         // weights' low nibbles), then 4h + 1 | 4h + 3 (high nibbles)
-  const int16_t* sum32;  // [nb rounded up to kStep][8], 0 past nb
+  const uint8_t* codes;  // [nb][256], 64-byte aligned. Q4_K / Q5_K: per half h, sub-blocks 4h | 4h + 2
+                         // (the weights' low nibbles), then 4h + 1 | 4h + 3 (high nibbles); Q6_K:
+                         // element order
+  const int16_t* sum32;  // Q4_K / Q5_K: [nb rounded up to kStep][8], 0 past nb
+  const int16_t* sum16;  // Q6_K: [nb rounded up to kStep][16], 0 past nb
   const float* da;       // [nb rounded up to kStep], 0 past nb
 };
 
@@ -82,30 +84,37 @@ const bool kLayoutReserved = register_thread_scratch([] {
   layout_scratch().grow(1024, 32);  // 32-element blocks
 });
 
-Act256 act256_layout(const ActQ8_256* act, int64_t nb, int slot) {
+// element_order: Q6_K's layout, else Q4_K / Q5_K's.
+Act256 act256_layout(const ActQ8_256* act, int64_t nb, int slot, bool element_order) {
   LayoutScratch& ls = layout_scratch();
   const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
   ls.grow(nbs, 256);
   std::vector<uint8_t>& codes = ls.codes[slot];
-  std::vector<int16_t>& sum32 = ls.sum32[slot];
+  const int sums = element_order ? 16 : 8;
+  int16_t* sum = element_order ? ls.sum16[slot].data() : ls.sum32[slot].data();
   std::vector<float>& da = ls.da[slot];
   uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
   for (int64_t i = 0; i < nbs; ++i) {
     if (i >= nb) {
-      std::fill_n(sum32.data() + i * 8, 8, int16_t{0});
+      std::fill_n(sum + i * sums, sums, int16_t{0});
       da[static_cast<size_t>(i)] = 0.0f;
       continue;
     }
     const ActQ8_256& a = act[i];
-    for (int h = 0; h < 2; ++h) {
-      const __m512i a0 = _mm512_loadu_si512(a.q + 128 * h), a1 = _mm512_loadu_si512(a.q + 128 * h + 64);
-      _mm512_store_si512(c + 256 * i + 128 * h, _mm512_shuffle_i64x2(a0, a1, 0x44));
-      _mm512_store_si512(c + 256 * i + 128 * h + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
+    if (element_order) {
+      std::memcpy(c + 256 * i, a.q, 256);
+      std::memcpy(sum + i * 16, a.sum16, 32);
+    } else {
+      for (int h = 0; h < 2; ++h) {
+        const __m512i a0 = _mm512_loadu_si512(a.q + 128 * h), a1 = _mm512_loadu_si512(a.q + 128 * h + 64);
+        _mm512_store_si512(c + 256 * i + 128 * h, _mm512_shuffle_i64x2(a0, a1, 0x44));
+        _mm512_store_si512(c + 256 * i + 128 * h + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
+      }
+      std::memcpy(sum + i * 8, a.sum32, 16);
     }
-    std::memcpy(sum32.data() + i * 8, a.sum32, 16);
     da[static_cast<size_t>(i)] = a.d;
   }
-  return Act256{c, sum32.data(), da.data()};
+  return element_order ? Act256{c, nullptr, sum, da.data()} : Act256{c, sum, nullptr, da.data()};
 }
 
 // Per 128-bit lane of a and b (4 int32 each): [a0 + a2, b0 + b2, a1 + a3, b1 + b3].
@@ -171,12 +180,55 @@ class StepPrefetch {
   int64_t hi_ = 0, err_ = 0;
 };
 
+// ---- 256-element blocks: Q4_K, Q5_K, Q6_K ----
+
+// Block i of 4 weight rows against M activation rows (the kinds' block()): s[k][r] (16 lanes
+// summing to row r's scaled sub-block sums S against activation row k), mq[k] (128-bit lane r: 4
+// partial sums of row r's second integer term M), hd (128-bit lane r: row r's header, its scale
+// word in element 0).
+template <int M>
+struct Block256 {
+  __m512i s[M][kRows], mq[M], hd;
+  static Block256 zero() {
+    Block256 b;
+    for (int k = 0; k < M; ++k) {
+      for (int r = 0; r < kRows; ++r) b.s[k][r] = _mm512_setzero_si512();
+      b.mq[k] = _mm512_setzero_si512();
+    }
+    b.hd = _mm512_setzero_si512();
+    return b;
+  }
+};
+
+// 4 rows' 16 bytes at offset off, one row per 128-bit lane.
+[[gnu::always_inline]] inline __m512i row_lanes16(const uint8_t* const* row, int64_t off) {
+  __m512i h = _mm512_castsi128_si512(load16(row[0] + off));
+  h = _mm512_inserti32x4(h, load16(row[1] + off), 1);
+  h = _mm512_inserti32x4(h, load16(row[2] + off), 2);
+  return _mm512_inserti32x4(h, load16(row[3] + off), 3);
+}
+
+// A row's block codes (lo_h, hi_h: half h's two code vectors, in the activation layout's order)
+// against the activation codes at ac: per 64 elements, vpdpbusd's 4-element sums packed to int16
+// (exact: each |.| < 2^15, asserted by the kinds) times the int16 sub-block scales sc_h (vpmaddwd,
+// then vpdpwssd): 16 lanes summing to S.
+[[gnu::always_inline]] inline __m512i scaled_sums(const uint8_t* ac, __m512i lo0, __m512i hi0, __m512i lo1, __m512i hi1,
+                                                  __m512i sc0, __m512i sc1) {
+  const auto dot = [&](__m512i u, int q) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(ac + 64 * q));
+  };
+  const __m512i p0 = _mm512_packs_epi32(dot(lo0, 0), dot(hi0, 1));
+  const __m512i p1 = _mm512_packs_epi32(dot(lo1, 2), dot(hi1, 3));
+  return _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, sc0), p1, sc1);
+}
+
 // Q4_K (144 B / 256) and Q5_K (176 B / 256): [0] f16 d, [2] f16 dmin, [4..16) scales and mins,
-// Q5_K [16..48) qh, then qs (kernels/ref/dequant.cc). S = sum_s sc_s sum(q a), M = sum_s mn_s sum32_s.
-// M activation rows per pass.
-template <bool kQ5, int M>
-struct K45Rows4 {
+// Q5_K [16..48) qh, then qs (kernels/ref/dequant.cc). S = sum_s sc_s sum(q a), M = sum_s mn_s sum32_s;
+// sum = sum + ((da d) float(S) - (da dmin) float(M)).
+template <bool kQ5>
+struct K45Codes {
   static constexpr int kBytes = kQ5 ? 176 : 144;
+  static constexpr bool kElementOrder = false;  // act256_layout's order
 
   // The constants of the block step.
   struct Consts {
@@ -206,21 +258,13 @@ struct K45Rows4 {
     }
   };
 
-  // Block i of the 4 rows against activation row k: s[k][r] (16 lanes summing to S of row r),
-  // mq[k] (128-bit lane r: 4 partial sums of M of row r); hd (128-bit lane r: row r's first 16
-  // block bytes).
-  struct Block {
-    __m512i s[M][kRows], mq[M], hd;
-  };
-
-  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const Act256* act,
-                                                   const Consts& c) {
-    Block o;
+  // hd: the first 16 block bytes (element 0: d | dmin << 16).
+  template <int M>
+  [[gnu::always_inline]] static inline Block256<M> block(const uint8_t* const* row, int64_t i, const Act256* act,
+                                                         const Consts& c) {
+    Block256<M> o;
     const int64_t off = i * kBytes;
-    __m512i h = _mm512_castsi128_si512(load16(row[0] + off));
-    h = _mm512_inserti32x4(h, load16(row[1] + off), 1);
-    h = _mm512_inserti32x4(h, load16(row[2] + off), 2);
-    h = _mm512_inserti32x4(h, load16(row[3] + off), 3);
+    const __m512i h = row_lanes16(row, off);
     o.hd = h;
     const __m512i sa = _mm512_srlv_epi32(_mm512_shuffle_epi8(h, c.sh_a), c.a_shift);
     const __m512i sb = _mm512_srli_epi32(_mm512_shuffle_epi8(h, c.sh_b), 2);
@@ -241,134 +285,34 @@ struct K45Rows4 {
       __m512i lo0, hi0, lo1, hi1;
       k45_codes_half_avx512<kQ5>(row[r] + off, 0, &lo0, &hi0);
       k45_codes_half_avx512<kQ5>(row[r] + off, 1, &lo1, &hi1);
+      // (4 products of codes <= 31 and |a| <= 127 per lane: packs is exact.)
 #pragma GCC unroll 4
-      for (int k = 0; k < M; ++k) {
-        const uint8_t* ac = act[k].codes + i * 256;
-        const auto dot = [&](__m512i u, int q) {
-          return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(ac + 64 * q));
-        };
-        // Each lane sums 4 products, |.| <= 4 * 31 * 127 < 2^15: packs is exact.
-        const __m512i p0 = _mm512_packs_epi32(dot(lo0, 0), dot(hi0, 1));
-        const __m512i p1 = _mm512_packs_epi32(dot(lo1, 2), dot(hi1, 3));
-        o.s[k][r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, sc0), p1, sc1);
-      }
+      for (int k = 0; k < M; ++k) o.s[k][r] = scaled_sums(act[k].codes + i * 256, lo0, hi0, lo1, hi1, sc0, sc1);
     }
     return o;
   }
 
-  static Block zero_block() {
-    Block b;
-    for (int k = 0; k < M; ++k) {
-      for (int r = 0; r < kRows; ++r) b.s[k][r] = _mm512_setzero_si512();
-      b.mq[k] = _mm512_setzero_si512();
-    }
-    b.hd = _mm512_setzero_si512();
-    return b;
-  }
-
-  // 4 blocks from i0 (blocks >= n read nothing and count zero): per 128-bit lane r, element e:
-  // S[k], Mn[k] (activation row k) and the header word D (d | dmin << 16) of row r, block i0 + e.
-  // The sums are folded in pairs of blocks as they come, so that few vectors are live.
-  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256* act,
-                                                 const Consts& c, __m512i* S, __m512i* Mn, __m512i* D) {
-    __m512i xs[2][M][kRows], xm[2][M], xd[2];
-#pragma GCC unroll 2
-    for (int p = 0; p < 2; ++p) {
-      const Block b0 = 2 * p < n ? block(row, i0 + 2 * p, act, c) : zero_block();
-      const Block b1 = 2 * p + 1 < n ? block(row, i0 + 2 * p + 1, act, c) : zero_block();
-      for (int k = 0; k < M; ++k) {
-        for (int r = 0; r < kRows; ++r) xs[p][k][r] = fold32(b0.s[k][r], b1.s[k][r]);
-        xm[p][k] = fold32(b0.mq[k], b1.mq[k]);
-      }
-      xd[p] = _mm512_unpacklo_epi32(b0.hd, b1.hd);
-    }
-    for (int k = 0; k < M; ++k) {
-      __m512i z[kRows];
-      for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][k][r], xs[1][k][r]);
-      S[k] = gather_rows(z);
-      Mn[k] = fold64(xm[0][k], xm[1][k]);
-    }
-    *D = _mm512_unpacklo_epi64(xd[0], xd[1]);
-  }
-
-  // Rows row[r] (r < kRows; nb blocks each) times the activation rows act[k] (k < M);
-  // out[k * kRows + r]. `pf`, `pf_bytes`: memory to prefetch into L2 over the pass (the next rows),
-  // nullptr for none.
-  static void run(const uint8_t* const* row, const Act256* act, int64_t nb, const char* pf, int64_t pf_bytes,
-                  float* out) {
-    const Consts c;
-    __m128 acc[M];  // lane r: row r's running sum
-    for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
-    for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
-      const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
-      // StepPrefetch's range, by division: its running bounds cost this register-bound loop ~7%
-      // (Q4_K, matmul_bench hot).
-      if (pf != nullptr) {
-        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
-          _mm_prefetch(pf + o, _MM_HINT_T1);
-        }
-      }
-      __m512i S[M], Mn[M], D;
-      if (n == kStep) {
-        step(row, i0, kStep, act, c, S, Mn, &D);
-      } else {
-        step(row, i0, n, act, c, S, Mn, &D);
-      }
-      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(D));
-      const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
-      for (int k = 0; k < M; ++k) {
-        const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0));
-        const __m512 t = _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S[k])),
-                                       _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(Mn[k])));
-        add_blocks(t, n, &acc[k]);
-      }
-    }
-    for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
+  // Per 128-bit lane r, element e: row r's float term of block e (D: header words, da: the blocks'
+  // activation scales).
+  static inline __m512 terms(__m512i S, __m512i Mn, __m512i D, __m512 da) {
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(D));
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
+    return _mm512_sub_ps(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S)),
+                         _mm512_mul_ps(_mm512_mul_ps(da, dmin), _mm512_cvtepi32_ps(Mn)));
   }
 };
-
-// ---- Q6_K ----
-
-// Per call activation layout of Q6_K (per calling thread and slot < kMaxAct).
-struct ActQ6 {
-  const uint8_t* codes;  // [nb][256], 64-byte aligned, element order
-  const int16_t* sum16;  // [nb rounded up to kStep][16], 0 past nb
-  const float* da;       // [nb rounded up to kStep], 0 past nb
-};
-
-ActQ6 act_q6_layout(const ActQ8_256* act, int64_t nb, int slot) {
-  LayoutScratch& ls = layout_scratch();
-  const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
-  ls.grow(nbs, 256);
-  std::vector<uint8_t>& codes = ls.codes[slot];
-  std::vector<int16_t>& sum16 = ls.sum16[slot];
-  std::vector<float>& da = ls.da[slot];
-  uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
-  for (int64_t i = 0; i < nbs; ++i) {
-    if (i >= nb) {
-      std::fill_n(sum16.data() + i * 16, 16, int16_t{0});
-      da[static_cast<size_t>(i)] = 0.0f;
-      continue;
-    }
-    std::memcpy(c + 256 * i, act[i].q, 256);
-    std::memcpy(sum16.data() + i * 16, act[i].sum16, 32);
-    da[static_cast<size_t>(i)] = act[i].d;
-  }
-  return ActQ6{c, sum16.data(), da.data()};
-}
 
 // Q6_K (210 B / 256, kernels/ref/dequant.cc): [0..128) ql, [128..192) qh, [192..208) int8 scales of
 // the 16 sub-blocks of 16, [208] f16 d; half h (elements 128 h ..): ql[64 h + l] low nibble element
 // l, ql[64 h + 32 + l] low nibble element 32 + l, their high nibbles elements 64 + l and 96 + l, bits
-// 2k, 2k + 1 of qh[32 h + l] the top bits of element 32 k + l. S = sum_s sc_s (sum(u a) - 32 sum16_s),
-// u = the 6-bit codes 0..63; sum = sum + (da * d) float(S), as dot_q6_k. The block step is K45Rows4's:
+// 2k, 2k + 1 of qh[32 h + l] the top bits of element 32 k + l. S = sum_s sc_s sum(u a), u = the 6-bit
+// codes 0..63, M = sum_s sc_s sum16_s; sum = sum + (da d) float(S - 32 M), as dot_q6_k. Per block:
 // the 4 rows' scales (one row per 128-bit lane) sign-extended together, each half's codes in element
-// order from one 64-byte load of ql and a broadcast of its 32 qh bytes, the sub-block scales applied
-// per 64 elements (packs, vpmaddwd / vpdpwssd), the 32 sum16 term through the same vpmaddwd as K45's
-// mins. M activation rows per pass.
-template <int M>
-struct Q6KRows4 {
+// order from one 64-byte load of ql and a broadcast of its 32 qh bytes, M through the same vpmaddwd
+// as K45Codes' mins.
+struct Q6KCodes {
   static constexpr int kBytes = 210;
+  static constexpr bool kElementOrder = true;
 
   struct Consts {
     __m512i m4, m30, sh_lo, sh_hi, sel;
@@ -391,26 +335,14 @@ struct Q6KRows4 {
     }
   };
 
-  // Block i of the 4 rows against activation row k: s[k][r] (16 lanes summing to sum_s sc_s
-  // sum(u a) of row r), mq[k] (128-bit lane r: 4 partial sums of sum_s sc_s sum16_s of row r); dw
-  // (128-bit lane r: row r's bytes [194, 210), int32 element 3's high half its d).
-  struct Block {
-    __m512i s[M][kRows], mq[M], dw;
-  };
-
-  [[gnu::always_inline]] static inline __m512i lanes16(const uint8_t* const* row, int64_t off) {
-    __m512i h = _mm512_castsi128_si512(load16(row[0] + off));
-    h = _mm512_inserti32x4(h, load16(row[1] + off), 1);
-    h = _mm512_inserti32x4(h, load16(row[2] + off), 2);
-    return _mm512_inserti32x4(h, load16(row[3] + off), 3);
-  }
-
-  [[gnu::always_inline]] static inline Block block(const uint8_t* const* row, int64_t i, const ActQ6* act,
-                                                   const Consts& c) {
-    Block o;
+  // mq: sum_s sc_s sum16_s; hd: element 0 = d (bytes [194, 210) shifted down by 14).
+  template <int M>
+  [[gnu::always_inline]] static inline Block256<M> block(const uint8_t* const* row, int64_t i, const Act256* act,
+                                                         const Consts& c) {
+    Block256<M> o;
     const int64_t off = i * kBytes;
-    const __m512i hs = lanes16(row, off + 192);
-    o.dw = lanes16(row, off + 194);
+    const __m512i hs = row_lanes16(row, off + 192);
+    o.hd = _mm512_bsrli_epi128(row_lanes16(row, off + 194), 14);
     // Per 128-bit lane r: row r's scales 0-7 and 8-15 as int16 (byte doubled, arithmetic shift).
     const __m512i sc_lo = _mm512_srai_epi16(_mm512_unpacklo_epi8(hs, hs), 8);
     const __m512i sc_hi = _mm512_srai_epi16(_mm512_unpackhi_epi8(hs, hs), 8);
@@ -435,78 +367,76 @@ struct Q6KRows4 {
         hi[h] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), c.m4),
                                           _mm512_srlv_epi64(qh, c.sh_hi), c.m30, 0xF8);
       }
+      // (4 products of codes <= 63 and |a| <= 128 per lane: packs is exact.)
 #pragma GCC unroll 4
       for (int k = 0; k < M; ++k) {
-        const uint8_t* ac = act[k].codes + i * 256;
-        const auto dot = [&](__m512i u, int q) {
-          return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(ac + 64 * q));
-        };
-        // Each lane sums 4 products, |.| <= 4 * 63 * 128 < 2^15: packs is exact.
-        const __m512i p0 = _mm512_packs_epi32(dot(lo[0], 0), dot(hi[0], 1));
-        const __m512i p1 = _mm512_packs_epi32(dot(lo[1], 2), dot(hi[1], 3));
-        o.s[k][r] = _mm512_dpwssd_epi32(_mm512_madd_epi16(p0, sc[0]), p1, sc[1]);
+        o.s[k][r] = scaled_sums(act[k].codes + i * 256, lo[0], hi[0], lo[1], hi[1], sc[0], sc[1]);
       }
     }
     return o;
   }
 
-  static Block zero_block() {
-    Block b;
-    for (int k = 0; k < M; ++k) {
-      for (int r = 0; r < kRows; ++r) b.s[k][r] = _mm512_setzero_si512();
-      b.mq[k] = _mm512_setzero_si512();
-    }
-    b.dw = _mm512_setzero_si512();
-    return b;
+  // Exact integers: |S| < 16 * 16 * 63 * 128 * 128, |32 M| < 32 * 16 * 128 * 16 * 128.
+  static inline __m512 terms(__m512i S, __m512i Mn, __m512i D, __m512 da) {
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(D));
+    return _mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(_mm512_sub_epi32(S, _mm512_slli_epi32(Mn, 5))));
   }
+};
 
+// 4 weight rows x M activation rows of a 256-element kind K (K45Codes, Q6KCodes), 4 blocks per
+// step: K::block per block, the 4 rows' block sums reduced together, the float terms as vectors.
+template <class K, int M>
+struct Rows256 {
   // 4 blocks from i0 (blocks >= n read nothing and count zero): per 128-bit lane r, element e:
-  // S[k] (activation row k) and the d word (f16 in the high half) of row r, block i0 + e.
-  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const ActQ6* act,
-                                                 const Consts& c, __m512i* S, __m512i* D) {
+  // S[k], Mn[k] (activation row k) and the header word D of row r, block i0 + e. The sums are
+  // folded in pairs of blocks as they come, so that few vectors are live.
+  [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256* act,
+                                                 const typename K::Consts& c, __m512i* S, __m512i* Mn, __m512i* D) {
     __m512i xs[2][M][kRows], xm[2][M], xd[2];
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
-      const Block b0 = 2 * p < n ? block(row, i0 + 2 * p, act, c) : zero_block();
-      const Block b1 = 2 * p + 1 < n ? block(row, i0 + 2 * p + 1, act, c) : zero_block();
+      const Block256<M> b0 = 2 * p < n ? K::template block<M>(row, i0 + 2 * p, act, c) : Block256<M>::zero();
+      const Block256<M> b1 = 2 * p + 1 < n ? K::template block<M>(row, i0 + 2 * p + 1, act, c) : Block256<M>::zero();
       for (int k = 0; k < M; ++k) {
         for (int r = 0; r < kRows; ++r) xs[p][k][r] = fold32(b0.s[k][r], b1.s[k][r]);
         xm[p][k] = fold32(b0.mq[k], b1.mq[k]);
       }
-      xd[p] = _mm512_unpackhi_epi32(b0.dw, b1.dw);  // per lane: b0 e2, b1 e2, b0 e3, b1 e3
+      xd[p] = _mm512_unpacklo_epi32(b0.hd, b1.hd);
     }
     for (int k = 0; k < M; ++k) {
       __m512i z[kRows];
       for (int r = 0; r < kRows; ++r) z[r] = fold64(xs[0][k][r], xs[1][k][r]);
-      // Exact integers: |S| < 16 * 16 * 63 * 128 * 128, |32 sum sc sum16| < 32 * 16 * 128 * 16 * 128.
-      S[k] = _mm512_sub_epi32(gather_rows(z), _mm512_slli_epi32(fold64(xm[0][k], xm[1][k]), 5));
+      S[k] = gather_rows(z);
+      Mn[k] = fold64(xm[0][k], xm[1][k]);
     }
-    *D = _mm512_unpackhi_epi64(xd[0], xd[1]);
+    *D = _mm512_unpacklo_epi64(xd[0], xd[1]);
   }
 
-  // As K45Rows4::run.
-  static void run(const uint8_t* const* row, const ActQ6* act, int64_t nb, const char* pf, int64_t pf_bytes,
+  // Rows row[r] (r < kRows; nb blocks each) times the activation rows act[k] (k < M);
+  // out[k * kRows + r]. `pf`, `pf_bytes`: memory to prefetch into L2 over the pass (the next rows),
+  // nullptr for none.
+  static void run(const uint8_t* const* row, const Act256* act, int64_t nb, const char* pf, int64_t pf_bytes,
                   float* out) {
-    const Consts c;
-    __m128 acc[M];
+    const typename K::Consts c;
+    __m128 acc[M];  // lane r: row r's running sum
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
       const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
+      // StepPrefetch's range, by division: its running bounds cost this register-bound loop ~7%
+      // (Q4_K, matmul_bench hot).
       if (pf != nullptr) {
         for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
           _mm_prefetch(pf + o, _MM_HINT_T1);
         }
       }
-      __m512i S[M], D;
+      __m512i S[M], Mn[M], D;
       if (n == kStep) {
-        step(row, i0, kStep, act, c, S, &D);
+        step(row, i0, kStep, act, c, S, Mn, &D);
       } else {
-        step(row, i0, n, act, c, S, &D);
+        step(row, i0, n, act, c, S, Mn, &D);
       }
-      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(D, 16)));
       for (int k = 0; k < M; ++k) {
-        const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0));
-        add_blocks(_mm512_mul_ps(_mm512_mul_ps(da, d), _mm512_cvtepi32_ps(S[k])), n, &acc[k]);
+        add_blocks(K::terms(S[k], Mn[k], D, _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0))), n, &acc[k]);
       }
     }
     for (int k = 0; k < M; ++k) _mm_storeu_ps(out + k * kRows, acc[k]);
@@ -830,41 +760,29 @@ void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, i
   }
 }
 
-template <bool kQ5>
-struct K45 {
+template <class K>
+struct R256 {
   template <int M>
-  using Rows = K45Rows4<kQ5, M>;
+  using Rows = Rows256<K, M>;
 };
 template <class B>
 struct Q32 {
   template <int M>
   using Rows = Q32Rows4<B, M>;
 };
-template <int M>
-using Q6K = Q6KRows4<M>;
 
 // Up to 4 activation rows per kernel call for the K-quants; 2 for the 32-element types, whose
 // 8-block steps keep 8 sums per activation row in registers (hot 2048-column rows, one thread:
 // Q8_0 81 GFLOP/s at m = 2, 72 at m = 4 in one call).
-template <bool kQ5>
-void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
-              int64_t y_stride) {
+template <class K>
+void rows256(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
+             int64_t y_stride) {
   const int64_t nb = w.cols / 256;
   Act256 acts[kMaxLayout];
   for (int k = 0; k < m; ++k) {
-    acts[k] = act256_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
+    acts[k] = act256_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k, K::kElementOrder);
   }
-  rows_pass<K45<kQ5>::template Rows>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
-}
-
-void q6k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
-              int64_t y_stride) {
-  const int64_t nb = w.cols / 256;
-  ActQ6 acts[kMaxLayout];
-  for (int k = 0; k < m; ++k) {
-    acts[k] = act_q6_layout(reinterpret_cast<const ActQ8_256*>(act + k * act_row_bytes), nb, k);
-  }
-  rows_pass<Q6K>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
+  rows_pass<R256<K>::template Rows>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
 }
 
 template <class B>
@@ -892,13 +810,13 @@ void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const u
     float* yk = y + k0 * y_stride;
     switch (w.type) {
       case GgmlType::kQ4_K:
-        k45_rows<false>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        rows256<K45Codes<false>>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ5_K:
-        k45_rows<true>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        rows256<K45Codes<true>>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ6_K:
-        q6k_rows(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
+        rows256<Q6KCodes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);
         break;
       case GgmlType::kQ8_0:
         q32_rows<Q8_0Codes>(w, r0, r1, a, act_row_bytes, mk, yk, y_stride);

@@ -49,8 +49,8 @@ struct Act256 {
   const uint8_t* codes;  // [nb][256], 64-byte aligned. Q4_K / Q5_K: per half h, sub-blocks 4h | 4h + 2
                          // (the weights' low nibbles), then 4h + 1 | 4h + 3 (high nibbles); Q6_K:
                          // element order
-  const int16_t* sum32;  // Q4_K / Q5_K: [nb rounded up to kStep][8], 0 past nb
-  const int16_t* sum16;  // Q6_K: [nb rounded up to kStep][16], 0 past nb
+  const int16_t* sums;   // [nb rounded up to kStep][8 or 16], 0 past nb: the activation's sum32
+                         // (Q4_K / Q5_K) or sum16 (Q6_K)
   const float* da;       // [nb rounded up to kStep], 0 past nb
 };
 
@@ -58,8 +58,7 @@ struct Act256 {
 // (core/thread_scratch.h) for 32768 columns.
 struct LayoutScratch {
   std::vector<uint8_t> codes[kMaxLayout];
-  std::vector<int16_t> sum32[kMaxLayout];
-  std::vector<int16_t> sum16[kMaxLayout];
+  std::vector<int16_t> sums[kMaxLayout];  // per block: 8 or 16 (Act256::sums)
   std::vector<float> da[kMaxLayout];
   std::vector<int32_t> bias[kMaxLayout];
   // Grows every slot (all at once: which thread uses which slots varies from call to call) to
@@ -68,8 +67,7 @@ struct LayoutScratch {
     for (int k = 0; k < kMaxLayout; ++k) {
       const auto n = static_cast<size_t>(blocks);
       if (codes[k].size() < n * static_cast<size_t>(block_bytes) + 64) codes[k].resize(n * block_bytes + 64);
-      if (sum32[k].size() < n * 8) sum32[k].resize(n * 8);
-      if (sum16[k].size() < n * 16) sum16[k].resize(n * 16);
+      if (sums[k].size() < n * 16) sums[k].resize(n * 16);
       if (da[k].size() < n) da[k].resize(n);
       if (bias[k].size() < n) bias[k].resize(n);
     }
@@ -90,31 +88,31 @@ Act256 act256_layout(const ActQ8_256* act, int64_t nb, int slot, bool element_or
   const int64_t nbs = (nb + kStep - 1) / kStep * kStep;
   ls.grow(nbs, 256);
   std::vector<uint8_t>& codes = ls.codes[slot];
-  const int sums = element_order ? 16 : 8;
-  int16_t* sum = element_order ? ls.sum16[slot].data() : ls.sum32[slot].data();
+  const int per_block = element_order ? 16 : 8;  // sums per block
+  int16_t* sum = ls.sums[slot].data();
   std::vector<float>& da = ls.da[slot];
   uint8_t* c = codes.data() + (64 - reinterpret_cast<uintptr_t>(codes.data()) % 64) % 64;
   for (int64_t i = 0; i < nbs; ++i) {
     if (i >= nb) {
-      std::fill_n(sum + i * sums, sums, int16_t{0});
+      std::fill_n(sum + i * per_block, per_block, int16_t{0});
       da[static_cast<size_t>(i)] = 0.0f;
       continue;
     }
     const ActQ8_256& a = act[i];
     if (element_order) {
       std::memcpy(c + 256 * i, a.q, 256);
-      std::memcpy(sum + i * 16, a.sum16, 32);
+      std::memcpy(sum + i * per_block, a.sum16, 32);
     } else {
       for (int h = 0; h < 2; ++h) {
         const __m512i a0 = _mm512_loadu_si512(a.q + 128 * h), a1 = _mm512_loadu_si512(a.q + 128 * h + 64);
         _mm512_store_si512(c + 256 * i + 128 * h, _mm512_shuffle_i64x2(a0, a1, 0x44));
         _mm512_store_si512(c + 256 * i + 128 * h + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
       }
-      std::memcpy(sum + i * 8, a.sum32, 16);
+      std::memcpy(sum + i * per_block, a.sum32, 16);
     }
     da[static_cast<size_t>(i)] = a.d;
   }
-  return element_order ? Act256{c, nullptr, sum, da.data()} : Act256{c, sum, nullptr, da.data()};
+  return Act256{c, sum, da.data()};
 }
 
 // Per 128-bit lane of a and b (4 int32 each): [a0 + a2, b0 + b2, a1 + a3, b1 + b3].
@@ -271,7 +269,7 @@ struct K45Codes {
     const __m512i sm = _mm512_ternarylogic_epi32(_mm512_and_si512(sa, c.m1), sb, c.m2, 0xF8);  // a | (b & c)
     const __m512i mins16 = _mm512_shuffle_epi8(sm, c.mins_to_16);
     for (int k = 0; k < M; ++k) {
-      o.mq[k] = _mm512_madd_epi16(mins16, _mm512_broadcast_i32x4(load16(act[k].sum32 + 8 * i)));
+      o.mq[k] = _mm512_madd_epi16(mins16, _mm512_broadcast_i32x4(load16(act[k].sums + 8 * i)));
     }
     // The 8 scale bytes of rows 0 and 1 (sm01: bytes 0-7 row 0, 8-15 row 1) and of rows 2 and 3
     // (sm23) in every 128-bit lane.
@@ -347,7 +345,7 @@ struct Q6KCodes {
     const __m512i sc_lo = _mm512_srai_epi16(_mm512_unpacklo_epi8(hs, hs), 8);
     const __m512i sc_hi = _mm512_srai_epi16(_mm512_unpackhi_epi8(hs, hs), 8);
     for (int k = 0; k < M; ++k) {
-      const int16_t* s16 = act[k].sum16 + 16 * i;
+      const int16_t* s16 = act[k].sums + 16 * i;
       o.mq[k] = _mm512_dpwssd_epi32(_mm512_madd_epi16(sc_lo, _mm512_broadcast_i32x4(load16(s16))), sc_hi,
                                     _mm512_broadcast_i32x4(load16(s16 + 8)));
     }
@@ -555,13 +553,13 @@ struct BlockScales8 {
   }
 };
 
-// t[r]: row r's float terms of 8 blocks; acc (lane r: row r's running sum) + the terms of blocks
-// 0..n-1 (n <= 8) in block order, 4 rows per addition (t to 128-bit lanes of 4 rows first).
 // [x | y] as one 512-bit vector.
 inline __m512 pair256(__m256 x, __m256 y) {
   return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(x)), _mm256_castps_pd(y), 1));
 }
 
+// t[r]: row r's float terms of 8 blocks; acc (lane r: row r's running sum) + the terms of blocks
+// 0..n-1 (n <= 8) in block order, 4 rows per addition (t to 128-bit lanes of 4 rows first).
 inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m128* acc) {
   const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
   const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));

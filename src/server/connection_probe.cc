@@ -78,4 +78,30 @@ bool ConnectionProbe::closed() const {
   return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 }
 
+int shut_down_reads(int local_port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return 0;
+  int n = 0;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
+    struct stat st {};
+    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&a), &len) != 0) continue;
+    if (a.ss_family != AF_INET && a.ss_family != AF_INET6) continue;
+    std::string host;
+    int port = -1;
+    if (!endpoint(a, len, &host, &port) || port != local_port) continue;
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
+    if (shutdown(static_cast<int>(fd), SHUT_RD) == 0) ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
 }  // namespace baleen::server

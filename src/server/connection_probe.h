@@ -28,4 +28,13 @@ class ConnectionProbe {
   int remote_port_ = -1;
 };
 
+// Shuts the read side (shutdown SHUT_RD) of every connection the server accepted on local_port: the
+// process's TCP sockets with that local port and a peer (the listening socket has none). For
+// stop(): httplib 0.11 waits on an idle keep-alive connection for up to its keep-alive timeout
+// without checking for stop(), so stopping took that long (10 s) while any client kept one open;
+// a shut read side ends the wait at once. A request still being answered reads as its client gone
+// (ConnectionProbe::closed), so its generation is cancelled rather than run to the end. Returns the
+// number of connections shut; 0 where /proc/self/fd is missing (then stop() waits as before).
+int shut_down_reads(int local_port);
+
 }  // namespace baleen::server

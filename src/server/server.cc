@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <random>
 
+#include "server/connection_probe.h"
 #include "server/generation.h"
 #include "server/server_impl.h"
 
@@ -160,6 +161,8 @@ void Server::run() { impl_->http.listen_after_bind(); }
 
 void Server::stop() {
   if (impl_->http.is_running()) impl_->http.stop();
+  // Open connections end now rather than after the keep-alive timeout (connection_probe.h).
+  if (impl_->bound_port > 0) shut_down_reads(impl_->bound_port);
 }
 
 void Server::Impl::setup_routes() {

@@ -57,6 +57,9 @@ class Server {
   Status set_backend(Backend backend);
   // Serves until stop(); returns when the listener closes.
   void run();
+  // Closes the listener and shuts the read side of the open connections (shut_down_reads): idle
+  // keep-alive connections end at once and requests still being answered are cancelled as if
+  // their clients had gone, so run() returns within moments.
   void stop();
   // Blocks until loading finished (ok or not); true when a backend is ready.
   bool wait_loaded();

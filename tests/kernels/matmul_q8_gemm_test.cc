@@ -2,11 +2,11 @@
 // matmul takes the integer path for quantized weights at every m (the row-dot kernels for small m,
 // the integer GEMM for large m), and each output must not depend on the other rows of the call.
 // For every dispatch level this CPU supports x Q4_0/Q5_0/Q8_0/Q4_K/Q5_K/Q6_K x
-// m in {1, 3, 4, 5, 6, 8, 9, 13, 17, 24, 33, 41, 80, 100, 512} (odd weight row counts, strided x
-// and y; on AVX-512 the GEMM takes over (q8_gemm_takes) at 4 tokens for 32-element blocks and 6 for
-// K-quants, and its tile passes are: a last group of <= 8 tokens on 256-bit vectors (m = 4..8 only
-// that; 17, 24 = 1 + half; 33 = 2 + half; 100 = 3 + 3 + half), 9..16 one group, 41 three,
-// 80 = 3 + 2, 512 = 10 x 3 + 2):
+// m in {1, 3, 4, 5, 6, 8, 9, 13, 17, 24, 33, 41, 56, 64, 80, 100, 512} (odd weight row counts,
+// strided x and y; on AVX-512 the GEMM takes over (q8_gemm_takes) at 4 tokens for 32-element blocks
+// and 6 for K-quants, and its tile passes are: a last group of <= 8 tokens on 256-bit vectors
+// (m = 4..8 only that; 17, 24 = 1 + half; 33 = 2 + half; 56 = 2 + (1 + half); 100 = 3 + 2 +
+// (1 + half)), 9..16 one group, 41 three, 64 = 2 + 2, 80 = 3 + 2, 512 = 10 x 3 + 2):
 //  1. row t of matmul(x[0..m)) == matmul(x[t]) with m = 1, bit for bit (memcmp);
 //  2. matmul == matmul_q8_ref (scalar reference: same integer block sums, same float operations in
 //     the same order), bit for bit, and so within the NMSE bound of matmul_q8_test.cc (1e-10);
@@ -62,7 +62,7 @@ void check_type(GgmlType type, int64_t rows, int64_t cols) {
   const Weights c = make_weights(type, rows, cols, 11u + static_cast<uint32_t>(cols));
   const WeightMatrix& w = c.w;
   std::mt19937 rng(static_cast<uint32_t>(cols + rows));
-  for (int64_t m : {1, 3, 4, 5, 6, 8, 9, 13, 17, 24, 33, 41, 80, 100, 512}) {
+  for (int64_t m : {1, 3, 4, 5, 6, 8, 9, 13, 17, 24, 33, 41, 56, 64, 80, 100, 512}) {
     ASSERT_TRUE(matmul_q8_applies(w, m));
     const int64_t xs = cols + 5, ys = rows + 3;
     const std::vector<float> x = make_activations(m, cols, xs, rng);

@@ -33,13 +33,36 @@ bool peer_is(int fd, const std::string& host, int port) {
   return endpoint(a, len, &h, &p) && p == port && h == host;
 }
 
-bool local_is(int fd, const std::string& host, int port) {
+// The local endpoint of an IPv4 / IPv6 socket.
+bool local_endpoint(int fd, std::string* host, int* port) {
   sockaddr_storage a{};
   socklen_t len = sizeof a;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return false;
+  return (a.ss_family == AF_INET || a.ss_family == AF_INET6) && endpoint(a, len, host, port);
+}
+
+bool local_is(int fd, const std::string& host, int port) {
   std::string h;
   int p = -1;
-  return endpoint(a, len, &h, &p) && p == port && h == host;
+  return local_endpoint(fd, &h, &p) && p == port && h == host;
+}
+
+// Calls f(fd) for each socket descriptor of the process (/proc/self/fd) until it returns true.
+// False when the directory cannot be read.
+template <class F>
+bool for_each_socket(F f) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return false;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
+    struct stat st {};
+    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    if (f(static_cast<int>(fd))) break;
+  }
+  closedir(dir);
+  return true;
 }
 
 }  // namespace
@@ -47,21 +70,11 @@ bool local_is(int fd, const std::string& host, int port) {
 ConnectionProbe::ConnectionProbe(const httplib::Request& req)
     : remote_addr_(req.remote_addr), remote_port_(req.remote_port) {
   if (req.remote_port < 0 || req.local_port < 0) return;
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return;
-  while (dirent* e = readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    struct stat st {};
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    if (peer_is(static_cast<int>(fd), req.remote_addr, req.remote_port) &&
-        local_is(static_cast<int>(fd), req.local_addr, req.local_port)) {
-      fd_ = static_cast<int>(fd);
-      break;
-    }
-  }
-  closedir(dir);
+  for_each_socket([&](int fd) {
+    if (!peer_is(fd, req.remote_addr, req.remote_port) || !local_is(fd, req.local_addr, req.local_port)) return false;
+    fd_ = fd;
+    return true;
+  });
 }
 
 bool ConnectionProbe::closed() const {
@@ -79,28 +92,18 @@ bool ConnectionProbe::closed() const {
 }
 
 int shut_down_reads(int local_port) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return 0;
   int n = 0;
-  while (dirent* e = readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == dirfd(dir)) continue;
-    struct stat st {};
-    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage a{};
-    socklen_t len = sizeof a;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&a), &len) != 0) continue;
-    if (a.ss_family != AF_INET && a.ss_family != AF_INET6) continue;
+  for_each_socket([&](int fd) {
     std::string host;
     int port = -1;
-    if (!endpoint(a, len, &host, &port) || port != local_port) continue;
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
-    if (shutdown(static_cast<int>(fd), SHUT_RD) == 0) ++n;
-  }
-  closedir(dir);
+    if (local_endpoint(fd, &host, &port) && port == local_port &&
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0 && shutdown(fd, SHUT_RD) == 0) {
+      ++n;
+    }
+    return false;
+  });
   return n;
 }
 

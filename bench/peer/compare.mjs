@@ -16,6 +16,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { fmt, spread } from "../stats.mjs";
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
 
@@ -61,19 +63,6 @@ function run_engine(name, cmd, args) {
   if (r.status !== 0) throw new Error(`${name} exited with ${r.status ?? r.signal}`);
   const line = r.stdout.trim().split("\n").pop();
   return { ...JSON.parse(line), wall_s };
-}
-
-function spread(values) {
-  const v = values.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return null;
-  const m = v.length >> 1;
-  return { median: v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
-function fmt(s, digits = 2) {
-  if (!s) return "n/a";
-  const f = (x) => x.toFixed(digits);
-  return s.min === s.max ? f(s.median) : `${f(s.median)} [${f(s.min)}, ${f(s.max)}]`;
 }
 
 function main() {

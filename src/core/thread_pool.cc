@@ -9,9 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -81,6 +84,20 @@ struct ThreadPool::Impl {
   std::vector<int64_t> bounds;  // max_chunks(threads) + 1, sized once
   std::atomic<int> next_chunk{0};
 
+  // ThreadPool::Stats, counted while stats_on; each thread's counters on their own cache line.
+  struct alignas(64) ThreadCounters {
+    std::atomic<int64_t> busy_ns{0}, chunks{0};
+  };
+  std::atomic<bool> stats_on{false};
+  bool print_stats = false;                    // BALEEN_POOL_STATS: print at destruction
+  std::unique_ptr<ThreadCounters[]> counters;  // one per thread, caller first
+  std::atomic<int64_t> split_calls{0}, inline_calls{0}, caller_wait_ns{0};
+  std::chrono::steady_clock::time_point stats_t0;
+
+  static int64_t ns_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  }
+
   // The guided split (ThreadPool::kGuidedDivisor) of `units` >= 2 units over `threads` threads into
   // bounds; returns the number of chunks.
   int plan_chunks(int64_t units, int threads) {
@@ -108,9 +125,17 @@ struct ThreadPool::Impl {
 
   // Claims chunks until none is left (every participant, the caller included).
   void run_chunks(int thread) {
+    const bool timed = stats_on.load(std::memory_order_relaxed);
+    const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    int64_t ran = 0;
     for (int k = next_chunk.fetch_add(1, std::memory_order_relaxed); k < n_chunks;
          k = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
       run_chunk(k, thread);
+      ++ran;
+    }
+    if (timed) {
+      counters[static_cast<size_t>(thread)].busy_ns.fetch_add(ns_since(t0), std::memory_order_relaxed);
+      counters[static_cast<size_t>(thread)].chunks.fetch_add(ran, std::memory_order_relaxed);
     }
   }
 
@@ -174,6 +199,11 @@ ThreadPool::ThreadPool(int n_threads) : impl_(new Impl) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->spin = n_threads <= allowed_cpus();  // before the workers start reading it
   impl_->bounds.resize(static_cast<size_t>(max_chunks(n_threads)) + 1);
+  impl_->counters = std::make_unique<Impl::ThreadCounters[]>(static_cast<size_t>(n_threads));
+  if (const char* v = std::getenv("BALEEN_POOL_STATS"); v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0) {
+    impl_->print_stats = true;
+    enable_stats(true);
+  }
   for (int i = 1; i < n_threads; ++i) impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
   pin_workers(impl_->workers);
 }
@@ -185,7 +215,50 @@ ThreadPool::~ThreadPool() {
   }
   impl_->start_cv.notify_all();
   for (auto& t : impl_->workers) t.join();
+  if (impl_->print_stats) {
+    const Stats st = stats();
+    std::string busy;
+    for (size_t i = 0; i < st.busy_s.size(); ++i) {
+      char one[96];
+      std::snprintf(one, sizeof one, "%sthread %zu %.3f s (%.1f%%)", i == 0 ? "" : ", ", i, st.busy_s[i],
+                    st.wall_s > 0 ? 100.0 * st.busy_s[i] / st.wall_s : 0.0);
+      busy += one;
+    }
+    std::fprintf(stderr,
+                 "pool stats: %d threads, %lld split calls, %lld inline calls, %lld chunks, %.3f s; busy: %s; the "
+                 "caller waited %.3f s for the workers (%.1f us per split call)\n",
+                 size(), static_cast<long long>(st.split_calls), static_cast<long long>(st.inline_calls),
+                 static_cast<long long>(st.chunks), st.wall_s, busy.c_str(), st.caller_wait_s,
+                 st.split_calls > 0 ? 1e6 * st.caller_wait_s / static_cast<double>(st.split_calls) : 0.0);
+  }
   delete impl_;
+}
+
+void ThreadPool::enable_stats(bool on) {
+  Impl& s = *impl_;
+  for (int i = 0; i < size(); ++i) {
+    s.counters[static_cast<size_t>(i)].busy_ns.store(0);
+    s.counters[static_cast<size_t>(i)].chunks.store(0);
+  }
+  s.split_calls.store(0);
+  s.inline_calls.store(0);
+  s.caller_wait_ns.store(0);
+  s.stats_t0 = std::chrono::steady_clock::now();
+  s.stats_on.store(on);
+}
+
+ThreadPool::Stats ThreadPool::stats() const {
+  const Impl& s = *impl_;
+  Stats st;
+  st.split_calls = s.split_calls.load();
+  st.inline_calls = s.inline_calls.load();
+  st.wall_s = static_cast<double>(Impl::ns_since(s.stats_t0)) * 1e-9;
+  st.caller_wait_s = static_cast<double>(s.caller_wait_ns.load()) * 1e-9;
+  for (int i = 0; i < size(); ++i) {
+    st.busy_s.push_back(static_cast<double>(s.counters[static_cast<size_t>(i)].busy_ns.load()) * 1e-9);
+    st.chunks += s.counters[static_cast<size_t>(i)].chunks.load();
+  }
+  return st;
 }
 
 int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 1; }
@@ -195,11 +268,20 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   reserve_thread_scratch();  // (once per calling thread)
   min_chunk = std::max<int64_t>(1, min_chunk);
   const int64_t units = n / min_chunk;
-  if (units <= 1 || impl_->workers.empty()) {  // one thread or one unit: one call, no splitting
+  Impl& s = *impl_;
+  const bool timed = s.stats_on.load(std::memory_order_relaxed);
+  if (units <= 1 || s.workers.empty()) {  // one thread or one unit: one call, no splitting
+    if (!timed) {
+      fn(ctx, 0, n, 0);
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     fn(ctx, 0, n, 0);
+    s.counters[0].busy_ns.fetch_add(Impl::ns_since(t0), std::memory_order_relaxed);
+    s.counters[0].chunks.fetch_add(1, std::memory_order_relaxed);
+    s.inline_calls.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  Impl& s = *impl_;
   s.fn = fn;
   s.ctx = ctx;
   s.n = n;
@@ -213,12 +295,17 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
     s.start_cv.notify_all();
   }
   s.run_chunks(0);
+  const auto t_wait = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   auto done = [&] { return s.pending.load() == 0; };
   if (!spin_until(s.spin, done)) {
     std::unique_lock<std::mutex> lock(s.mu);
     s.caller_waiting.store(true);
     s.done_cv.wait(lock, done);
     s.caller_waiting.store(false);
+  }
+  if (timed) {
+    s.caller_wait_ns.fetch_add(Impl::ns_since(t_wait), std::memory_order_relaxed);
+    s.split_calls.fetch_add(1, std::memory_order_relaxed);
   }
   s.fn = nullptr;
   s.ctx = nullptr;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 namespace baleen {
 
@@ -18,6 +19,22 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const;  // threads doing work, caller included
+
+  // What the threads did, counted only while enabled: BALEEN_POOL_STATS=1 in the environment when
+  // the pool is built (the pool then prints them to stderr when destroyed), or enable_stats. For
+  // scheduling work: how long each thread ran chunks and how long the caller waited for the others
+  // at the end of a call. Disabled, a call costs one extra branch.
+  struct Stats {
+    int64_t split_calls = 0;     // parallel_for calls whose chunks went to the threads
+    int64_t inline_calls = 0;    // calls run whole on the caller (one thread, or one unit of work)
+    int64_t chunks = 0;          // chunks run, all threads (inline calls count one)
+    double wall_s = 0.0;         // since the counters were reset
+    std::vector<double> busy_s;  // per thread (0 = the caller): time inside chunks
+    double caller_wait_s = 0.0;  // the caller's time waiting for the workers after its own chunks
+  };
+  // Turns counting on or off and resets the counters. Not while a parallel_for runs.
+  void enable_stats(bool on);
+  Stats stats() const;
 
   // Guided chunks: the threads claim chunks one at a time, in order, and each chunk takes
   // 1 / (kGuidedDivisor * size()) of what is still unclaimed, but at least 1 / (kTailChunksPerThread

@@ -6,7 +6,9 @@
 // index per-thread scratch by it), a slow thread's remaining chunks taken by the others, results
 // equal to a serial loop, many small jobs in a row never deadlock (a watchdog aborts with a
 // message instead of hanging ctest), and every thread runs the registered scratch reservations
-// (core/thread_scratch.h) once, before its first chunk.
+// (core/thread_scratch.h) once, before its first chunk. ThreadPool::Stats: exact call and chunk
+// counts (against the callbacks' own count), busy time at least the work slept, nothing counted
+// while disabled, and BALEEN_POOL_STATS's summary line at destruction.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -273,6 +275,87 @@ TEST(ThreadPool, ReservesScratchOnEveryThreadFirst) {
     EXPECT_EQ(t_reserved, 1);
   });
   caller.join();
+}
+
+// Counts against the callbacks' own: 10 split calls of 8 units and 3 one-unit calls (run inline).
+// Each chunk sleeps 1 ms, so the threads' busy time is at least the chunks' count in ms, and at
+// most the wall time per thread.
+TEST(ThreadPool, StatsCountCallsChunksAndBusyTime) {
+  Watchdog dog("StatsCountCallsChunksAndBusyTime", 60);
+  ThreadPool pool(2);
+  pool.parallel_for(8, 1, [](int64_t, int64_t, int) {});  // before enable_stats: not counted
+  pool.enable_stats(true);
+  std::atomic<int64_t> chunks{0};
+  const auto work = [&](int64_t, int64_t, int) {
+    chunks.fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  for (int i = 0; i < 10; ++i) pool.parallel_for(8, 1, work);
+  for (int i = 0; i < 3; ++i) pool.parallel_for(1, 1, work);
+  const ThreadPool::Stats st = pool.stats();
+  EXPECT_EQ(st.split_calls, 10);
+  EXPECT_EQ(st.inline_calls, 3);
+  EXPECT_EQ(st.chunks, chunks.load());
+  ASSERT_EQ(st.busy_s.size(), 2u);
+  const double busy = st.busy_s[0] + st.busy_s[1];
+  EXPECT_GE(busy, 1e-3 * static_cast<double>(chunks.load()));
+  EXPECT_LE(st.busy_s[0], st.wall_s);
+  EXPECT_LE(st.busy_s[1], st.wall_s);
+  EXPECT_GE(st.caller_wait_s, 0.0);
+  EXPECT_LE(st.caller_wait_s, st.wall_s - st.busy_s[0] + 1e-6);
+
+  // A worker that sleeps 30 ms in its chunks while the caller's cost nothing: when the worker got
+  // one, the caller waited for it.
+  pool.enable_stats(true);  // resets
+  std::atomic<int> worker_chunks{0};
+  pool.parallel_for(8, 1, [&](int64_t, int64_t, int t) {
+    if (t == 1) {
+      worker_chunks.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+  });
+  const ThreadPool::Stats one = pool.stats();
+  EXPECT_EQ(one.split_calls, 1);
+  EXPECT_EQ(one.inline_calls, 0);
+  if (worker_chunks.load() > 0) {
+    EXPECT_GE(one.busy_s[1], 0.029);
+    EXPECT_GE(one.caller_wait_s, 0.015);
+  }
+
+  pool.enable_stats(false);
+  pool.parallel_for(8, 1, work);
+  const ThreadPool::Stats off = pool.stats();
+  EXPECT_EQ(off.split_calls, 0);
+  EXPECT_EQ(off.chunks, 0);
+}
+
+// BALEEN_POOL_STATS=1 at construction: counting on, and one summary line on stderr at destruction.
+TEST(ThreadPool, StatsFromEnvironmentPrintedAtDestruction) {
+  ASSERT_EQ(setenv("BALEEN_POOL_STATS", "1", 1), 0);
+  testing::internal::CaptureStderr();
+  {
+    ThreadPool pool(2);
+    for (int i = 0; i < 2; ++i) pool.parallel_for(64, 1, [](int64_t, int64_t, int) {});
+    pool.parallel_for(1, 1, [](int64_t, int64_t, int) {});
+    EXPECT_EQ(pool.stats().split_calls, 2);
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  unsetenv("BALEEN_POOL_STATS");
+  EXPECT_EQ(err.rfind("pool stats: 2 threads, 2 split calls, 1 inline calls, ", 0), 0u) << err;
+  EXPECT_NE(err.find("busy: thread 0 "), std::string::npos) << err;
+  EXPECT_NE(err.find("the caller waited "), std::string::npos) << err;
+  EXPECT_EQ(err.back(), '\n');
+
+  // Without the variable (or with 0) nothing is counted or printed.
+  ASSERT_EQ(setenv("BALEEN_POOL_STATS", "0", 1), 0);
+  testing::internal::CaptureStderr();
+  {
+    ThreadPool pool(2);
+    pool.parallel_for(64, 1, [](int64_t, int64_t, int) {});
+    EXPECT_EQ(pool.stats().split_calls, 0);
+  }
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  unsetenv("BALEEN_POOL_STATS");
 }
 
 }  // namespace

@@ -110,7 +110,7 @@ struct ThreadPool::Impl {
     while (at < units) {
       const int64_t left = units - at;
       int64_t c = std::min(left, std::max(floor_units, (left + divisor - 1) / divisor));
-      if (k + 1 == cap) c = left;  // (not reached: the split takes about 6.2 chunks per thread)
+      if (k + 1 == cap) c = left;  // (not reached: the split takes at most ~7.5 chunks per thread)
       at += c;
       bounds[static_cast<size_t>(++k)] = at;
     }

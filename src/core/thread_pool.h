@@ -42,11 +42,14 @@ class ThreadPool {
   // prefetchers), the last ones short: the threads finish within a short chunk of each other, and
   // one that runs slow (a busy machine, a descheduled vCPU) leaves its remaining chunks to the
   // others. (Decode on the 2-core Zen 4 VM against 8 equal chunks: the threads' spin-wait fell
-  // from 5.5% to 2.5% of the samples, tg +3.7% median of 14 alternating runs; README "Benchmarks".)
+  // from 5.5% to 2.5% of the samples, tg +3.7% median of 14 alternating runs; README "Benchmarks".
+  // Tail 1/32 of a thread's share instead of 1/16, with matmul_many's parts halved to match: the
+  // caller's wait at the end of a call 15.5 -> 9.6 us (BALEEN_POOL_STATS), batch 8 +0-2% in 6 of 6
+  // interleaved rounds, tg unchanged within the VM's noise.)
   static constexpr int kGuidedDivisor = 2;
-  static constexpr int kTailChunksPerThread = 16;
+  static constexpr int kTailChunksPerThread = 32;
   // At most this many chunks for a pool of `threads` threads.
-  static constexpr int max_chunks(int threads) { return 8 * threads + 8; }
+  static constexpr int max_chunks(int threads) { return 16 * threads + 8; }
 
   // Splits [0, n) into at most max_chunks(size()) contiguous guided chunks (above) of whole
   // multiples of `min_chunk`, none longer than the one before (the last one also takes the

@@ -293,7 +293,7 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
     if (s.plans[i].path != Path::kSeparate) total += s.plans[i].row_cost * static_cast<double>(jobs[i].w->rows);
   }
   if (total <= 0.0) return;
-  constexpr int kPartsPerThread = 32;
+  constexpr int kPartsPerThread = 64;
   const int n_parts = pool.size() == 1 ? 1 : kPartsPerThread * pool.size();
   s.cuts.assign(static_cast<size_t>(n_parts) + 1, Cut{jobs.size(), 0});
   s.cuts[0] = Cut{0, 0};

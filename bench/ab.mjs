@@ -26,7 +26,7 @@ function usage(msg) {
   process.exit(2);
 }
 
-export function parse_args(argv) {
+function parse_args(argv) {
   const o = { a: "", b: "", model: "", rounds: 4, env_a: {}, env_b: {}, json: "", bench: [] };
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i], v = argv[i + 1];
@@ -71,7 +71,7 @@ function run_side(name, bin, env, o) {
 }
 
 // The metrics compared: [label, unit, getter, higher is better].
-export function metrics(run) {
+function metrics(run) {
   const out = [
     ["pp", "t/s", (x) => x.pp_tps, true],
     ["tg", "t/s", (x) => x.tg_tps, true],
@@ -84,7 +84,7 @@ export function metrics(run) {
 
 // Per metric: the sides' spreads, the ratio of their medians and the spread of the per-round
 // ratios B / A (rounds where either side lacks the metric are left out).
-export function summarize(a_runs, b_runs) {
+function summarize(a_runs, b_runs) {
   return metrics(a_runs[0]).map(([label, unit, get]) => {
     const sa = spread(a_runs.map(get)), sb = spread(b_runs.map(get));
     const per_round = a_runs.map((a, i) => {
@@ -129,11 +129,9 @@ function main() {
   }
 }
 
-if (process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(new URL(import.meta.url).pathname)) {
-  try {
-    main();
-  } catch (e) {
-    process.stderr.write(`ab: ${e?.message ?? e}\n`);
-    process.exit(1);
-  }
+try {
+  main();
+} catch (e) {
+  process.stderr.write(`ab: ${e?.message ?? e}\n`);
+  process.exit(1);
 }

@@ -21,6 +21,7 @@
 // gpu false, so it loads the prebuilt CPU binary of @node-llama-cpp/linux-x64 or fails.
 import path from "node:path";
 import fs from "node:fs";
+import { spread } from "../stats.mjs";
 import { import_node_llama_cpp } from "./node_llama.mjs";
 
 const kSeed = 1234;
@@ -78,20 +79,13 @@ function make_rng(seed) {
   };
 }
 
-function spread_of(values) {
-  const v = [...values].sort((a, b) => a - b);
-  if (v.length === 0) return { median: 0, min: 0, max: 0 };
-  const m = v.length >> 1;
-  return { median: v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2, min: v[0], max: v[v.length - 1] };
-}
-
 const now_s = () => Number(process.hrtime.bigint()) / 1e9;
 
 async function repeat(reps, run) {
   await run();  // warm-up
   const out = [];
   for (let r = 0; r < reps; ++r) out.push(await run());
-  return spread_of(out);
+  return spread(out);
 }
 
 // Prefill of `ids` into an emptied sequence; tokens/s.

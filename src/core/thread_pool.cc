@@ -271,15 +271,13 @@ void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {
   Impl& s = *impl_;
   const bool timed = s.stats_on.load(std::memory_order_relaxed);
   if (units <= 1 || s.workers.empty()) {  // one thread or one unit: one call, no splitting
-    if (!timed) {
-      fn(ctx, 0, n, 0);
-      return;
-    }
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     fn(ctx, 0, n, 0);
-    s.counters[0].busy_ns.fetch_add(Impl::ns_since(t0), std::memory_order_relaxed);
-    s.counters[0].chunks.fetch_add(1, std::memory_order_relaxed);
-    s.inline_calls.fetch_add(1, std::memory_order_relaxed);
+    if (timed) {
+      s.counters[0].busy_ns.fetch_add(Impl::ns_since(t0), std::memory_order_relaxed);
+      s.counters[0].chunks.fetch_add(1, std::memory_order_relaxed);
+      s.inline_calls.fetch_add(1, std::memory_order_relaxed);
+    }
     return;
   }
   s.fn = fn;

@@ -261,6 +261,12 @@ ThreadPool::Stats ThreadPool::stats() const {
   return st;
 }
 
+int64_t ThreadPool::unclaimed_begin() const {
+  const Impl& s = *impl_;
+  const int k = s.next_chunk.load(std::memory_order_relaxed);
+  return k < s.n_chunks ? s.bounds[static_cast<size_t>(k)] * s.unit : -1;
+}
+
 int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 1; }
 
 void ThreadPool::run(int64_t n, int64_t min_chunk, ChunkFn fn, void* ctx) {

@@ -51,6 +51,11 @@ class ThreadPool {
   // At most this many chunks for a pool of `threads` threads.
   static constexpr int max_chunks(int threads) { return 16 * threads + 8; }
 
+  // From inside a chunk of the current parallel_for: the first element of the next chunk no thread
+  // has claimed yet, or -1 when every chunk is claimed. A hint only (another thread may claim it
+  // first): a thread about to finish its chunk can prefetch what it will probably run next.
+  int64_t unclaimed_begin() const;
+
   // Splits [0, n) into at most max_chunks(size()) contiguous guided chunks (above) of whole
   // multiples of `min_chunk`, none longer than the one before (the last one also takes the
   // remainder of n / min_chunk), and calls fn(begin, end, thread) once per chunk, with thread in

@@ -317,15 +317,45 @@ void matmul_many(std::span<const MatmulJob> jobs, ThreadPool& pool) {
   }
   const JobPlan* plans = s.plans.data();
   const Cut* cuts = s.cuts.data();
+  // Rows [r0, r1) of job j as the row kernels' next-rows hint (kernels/x86/q8_dot.h): none unless a
+  // row kernel runs them.
+  const auto hint = [&](size_t j, int64_t r0, int64_t r1) {
+    if (plans[j].path != Path::kQ8Rows || r0 >= r1) return NextRows{};
+    const WeightMatrix& w = *jobs[j].w;
+    return NextRows{w.data + static_cast<uint64_t>(r0) * w.row_stride, r1 - r0, static_cast<int64_t>(w.row_stride)};
+  };
   pool.parallel_for(n_parts, 1, [&](int64_t t0, int64_t t1, int) {
     // parts t0 .. t1 - 1: one contiguous span of rows
     const Cut from = cuts[t0], to = cuts[t1];
-    for (size_t i = from.job; i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); ++i) {
+    const auto in_span = [&](size_t i) { return i < jobs.size() && (i < to.job || (i == to.job && to.row > 0)); };
+    const auto end_row = [&](size_t i) { return i == to.job ? to.row : jobs[i].w->rows; };
+    for (size_t i = from.job; in_span(i); ++i) {
       if (plans[i].path == Path::kSeparate) continue;
       const int64_t r0 = i == from.job ? from.row : 0;
-      const int64_t r1 = i == to.job ? to.row : jobs[i].w->rows;
+      const int64_t r1 = end_row(i);
+      if (plans[i].path == Path::kQ8Rows) {
+        // What this thread most likely reads next: the span's next job, or past the span's end the
+        // first part no thread has claimed yet. V2-Lite decode on the 2-core Zen 4 VM, with and
+        // without the hint alternating every ~81 calls within a run: matmul_many's time per call
+        // 0.4-2.7% lower in 6 of 6 runs (median 1.1%); batch 8 unchanged (1.002, 0.994).
+        size_t j = i + 1;
+        while (in_span(j) && plans[j].path == Path::kSeparate) ++j;
+        NextRows next;
+        if (in_span(j)) {
+          next = hint(j, 0, end_row(j));
+        } else if (const int64_t u = pool.unclaimed_begin(); u >= 0) {
+          Cut c = cuts[static_cast<size_t>(u)];
+          while (c.job < jobs.size() && (plans[c.job].path == Path::kSeparate || c.row >= jobs[c.job].w->rows)) {
+            ++c.job;
+            c.row = 0;
+          }
+          if (c.job < jobs.size()) next = hint(c.job, c.row, jobs[c.job].w->rows);
+        }
+        set_next_rows(next);
+      }
       run_rows(jobs[i], plans[i], acts, arena, r0, r1);
     }
+    set_next_rows(NextRows{});
   });
 }
 

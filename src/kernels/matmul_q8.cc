@@ -95,8 +95,15 @@ void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, Threa
     return;
   }
   for (int64_t i = 0; i < m; ++i) k.quantize(kind, x + i * x_stride, w.cols, act + i * row_bytes);
-  pool.parallel_for(w.rows, kMinRows,
-                    [&](int64_t r0, int64_t r1, int) { k.rows(w, r0, r1, act, row_bytes, m, y, y_stride); });
+  pool.parallel_for(w.rows, kMinRows, [&](int64_t r0, int64_t r1, int) {
+    // The next chunk nobody has claimed yet: probably this thread's next rows (q8_dot.h NextRows).
+    const int64_t u = pool.unclaimed_begin();
+    set_next_rows(u < 0 ? NextRows{}
+                        : NextRows{w.data + static_cast<uint64_t>(u) * w.row_stride, w.rows - u,
+                                   static_cast<int64_t>(w.row_stride)});
+    k.rows(w, r0, r1, act, row_bytes, m, y, y_stride);
+    set_next_rows(NextRows{});
+  });
 }
 
 void matmul_q8_ref(const WeightMatrix& w, const float* x, int64_t m, float* y, int64_t x_stride, int64_t y_stride) {

@@ -15,6 +15,7 @@
 
 #include "kernel_test_util.h"
 #include "kernels/matmul.h"
+#include "kernels/x86/q8_dot.h"
 
 namespace baleen {
 namespace {
@@ -205,6 +206,28 @@ TEST_F(MatmulManyTest, CoversEveryRowWhateverTheSplit) {
       EXPECT_EQ(std::memcmp(got[i].data(), want[i].data(), got[i].size() * sizeof(float)), 0)
           << "threads " << threads << " job " << i;
     }
+  }
+}
+
+// matmul_many sets the row kernels' next-rows hint (kernels/x86/q8_dot.h) per job on whichever
+// thread runs it, and clears it before returning: no hint outlives the call on the caller, so a
+// later plain call does not prefetch another call's weights. Checked with the fixture's mix and
+// with GEMM-only jobs (m = 32, where no row kernel runs to overwrite a stale hint).
+TEST_F(MatmulManyTest, LeavesNoNextRowsHintBehind) {
+  Fixture f = make_fixture();
+  const kernel_test::QuantizedWeights g = kernel_test::make_quantized(GgmlType::kQ4_K, 64, 256, 5);
+  std::vector<float> x(32 * 256, 0.25f), y(32 * 64);
+  const MatmulJob gemm_only[] = {MatmulJob{&g.w, x.data(), 32, y.data()}};
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    const NextRows stale{g.w.data, 4, static_cast<int64_t>(g.w.row_stride)};
+    set_next_rows(stale);
+    run(f, true, pool);
+    EXPECT_EQ(next_rows().rows, 0) << "threads " << threads;
+    EXPECT_EQ(next_rows().data, nullptr) << "threads " << threads;
+    set_next_rows(stale);
+    matmul_many(gemm_only, pool);
+    EXPECT_EQ(next_rows().rows, 0) << "threads " << threads << ", GEMM only";
   }
 }
 

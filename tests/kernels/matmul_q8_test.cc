@@ -232,6 +232,45 @@ TEST_F(Q8Test, RowRangeWritesOnlyItsRows) {
   }
 }
 
+// A next-rows hint (kernels/x86/q8_dot.h: the rows the thread reads after this call, prefetched over
+// its last passes) changes no output: every row range, long enough to reach the hinted passes or
+// not, gives the same bits as without a hint, hinting at another matrix or at the range's own next
+// rows, for one and several activation rows.
+TEST_F(Q8Test, NextRowsHintChangesNoOutput) {
+  for (GgmlType type : int_types()) {
+    const Weights c = make_weights(type, 61, 512, 13u);
+    const Weights other = make_weights(type, 40, 512, 17u);
+    const ActQ8Kind kind = act_q8_kind(type);
+    const int64_t ab = act_q8_row_bytes(kind, 512);
+    std::mt19937 rng(21);
+    const std::vector<float> x = make_activations(5, 512, 512, rng);
+    std::vector<uint8_t> act(static_cast<size_t>(ab * 5));
+    for (int64_t i = 0; i < 5; ++i) quantize_act_q8_ref(kind, x.data() + i * 512, 512, act.data() + i * ab);
+    for (const LevelVariant lv : levels_and_variants()) {
+      if (lv.level == DispatchLevel::kScalar) continue;
+      set_avx512_variant(lv.variant);
+      const Q8Kernels k = find_q8_kernels(type, lv.level);
+      for (int64_t m : {1, 5}) {
+        for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, 61}, {4, 9}, {8, 40}, {3, 60}}) {
+          std::vector<float> want(static_cast<size_t>(m * 61), kSentinel);
+          set_next_rows(NextRows{});
+          k.rows(c.w, r0, r1, act.data(), ab, m, want.data(), 61);
+          for (const NextRows hint :
+               {NextRows{other.w.data, other.w.rows, static_cast<int64_t>(other.w.row_stride)},
+                NextRows{c.w.data + r1 * c.w.row_stride, 61 - r1, static_cast<int64_t>(c.w.row_stride)}}) {
+            std::vector<float> got(want.size(), kSentinel);
+            set_next_rows(hint);
+            k.rows(c.w, r0, r1, act.data(), ab, m, got.data(), 61);
+            set_next_rows(NextRows{});
+            EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+                << ggml_type_info(type).name << " " << lv.name() << " m " << m << " rows " << r0 << ".." << r1;
+          }
+        }
+      }
+    }
+  }
+}
+
 // One activation row (decode): the AVX-512 kernels take rows in groups (wide Q4_K / Q5_K: 16 rows,
 // split: 4 rows of every type, the last group padded) and the rest one at a time; row ranges with
 // whole groups and none left over, with groups and a tail, and with only a tail (rows 53, scales and

@@ -8,7 +8,8 @@
 // message instead of hanging ctest), and every thread runs the registered scratch reservations
 // (core/thread_scratch.h) once, before its first chunk. ThreadPool::Stats: exact call and chunk
 // counts (against the callbacks' own count), busy time at least the work slept, nothing counted
-// while disabled, and BALEEN_POOL_STATS's summary line at destruction.
+// while disabled, and BALEEN_POOL_STATS's summary line at destruction. unclaimed_begin: a later
+// chunk's start, or -1 once all are claimed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -356,6 +357,39 @@ TEST(ThreadPool, StatsFromEnvironmentPrintedAtDestruction) {
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   unsetenv("BALEEN_POOL_STATS");
+}
+
+// unclaimed_begin from inside a chunk: the start of a chunk that runs later in the same call (the
+// claims go in order), or -1 once every chunk is claimed, which the thread running the last chunk
+// always sees. Outside a split call (one unit, one thread) nothing is left to claim: -1.
+TEST(ThreadPool, UnclaimedBeginNamesALaterChunkOrNone) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 50; ++round) {
+      std::mutex mu;
+      std::vector<std::pair<int64_t, int64_t>> seen;  // (chunk begin, unclaimed_begin() inside it)
+      pool.parallel_for(1000, 10, [&](int64_t b, int64_t, int) {
+        const int64_t u = pool.unclaimed_begin();
+        std::lock_guard<std::mutex> lock(mu);
+        seen.emplace_back(b, u);
+      });
+      std::sort(seen.begin(), seen.end());
+      ASSERT_FALSE(seen.empty());
+      for (const auto& [b, u] : seen) {
+        if (u < 0) {
+          EXPECT_EQ(u, -1);
+          continue;
+        }
+        EXPECT_GT(u, b) << "threads " << threads;
+        EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [u = u](const auto& c) { return c.first == u; }))
+            << "threads " << threads << ": " << u << " is no chunk's begin";
+      }
+      EXPECT_EQ(seen.back().second, -1) << "threads " << threads;
+    }
+    int64_t inline_u = 0;
+    pool.parallel_for(1, 1, [&](int64_t, int64_t, int) { inline_u = pool.unclaimed_begin(); });
+    EXPECT_EQ(inline_u, -1);
+  }
 }
 
 }  // namespace

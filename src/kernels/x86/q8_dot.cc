@@ -26,7 +26,12 @@ std::atomic<int>& variant_slot() {
   return slot;
 }
 
+thread_local NextRows t_next_rows;
+
 }  // namespace
+
+void set_next_rows(NextRows next) { t_next_rows = next; }
+NextRows next_rows() { return t_next_rows; }
 
 Avx512Variant avx512_variant() { return static_cast<Avx512Variant>(variant_slot().load(std::memory_order_relaxed)); }
 

@@ -47,6 +47,22 @@ Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant);
 // kSplit's row kernels for Q4_K, Q5_K, Q6_K, Q4_0, Q5_0 and Q8_0 (the Q8RowsFn contract; other types:
 // nothing written; kSplit's Q6_K table entry sends one-token products to the wide row kernel). Same results as the
 // other kernels (bit-identical to dot_q8_ref).
+// Weight rows a thread will probably read right after its current row-kernel call: the next job or
+// the next unclaimed chunk of a matmul_many pass or a matmul (kernels/matmul_many.cc, matmul_q8.cc).
+// The kSplit row kernels prefetch their first passes into L2 over the call's last passes, so that
+// the next call does not start on cold memory: one thread streaming V2-Lite-sized Q4_K experts
+// from DRAM in N row ranges each paid ~1 us per range start without it, ~0.1 us with it (64
+// experts of 1408 x 2048, 16 ranges each: 5.44 -> 4.05 ms; 64 ranges: 8.80 -> 4.35 ms; a
+// stand-alone loop over q8_rows_split_avx512). Per thread; rows = 0: nothing (the default). A hint
+// only: a wrong one costs some wasted prefetches, never a result.
+struct NextRows {
+  const uint8_t* data = nullptr;  // the first row
+  int64_t rows = 0;
+  int64_t row_stride = 0;  // bytes
+};
+void set_next_rows(NextRows next);
+NextRows next_rows();
+
 void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
                           int64_t m, float* y, int64_t y_stride);
 

@@ -44,9 +44,6 @@ void set_avx512_variant(Avx512Variant variant);
 Q8Kernels q8_kernels_avx2(GgmlType type);
 Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant);
 
-// kSplit's row kernels for Q4_K, Q5_K, Q6_K, Q4_0, Q5_0 and Q8_0 (the Q8RowsFn contract; other types:
-// nothing written; kSplit's Q6_K table entry sends one-token products to the wide row kernel). Same results as the
-// other kernels (bit-identical to dot_q8_ref).
 // Weight rows a thread will probably read right after its current row-kernel call: the next job or
 // the next unclaimed chunk of a matmul_many pass or a matmul (kernels/matmul_many.cc, matmul_q8.cc).
 // The kSplit row kernels prefetch their first passes into L2 over the call's last passes, so that
@@ -63,6 +60,9 @@ struct NextRows {
 void set_next_rows(NextRows next);
 NextRows next_rows();
 
+// kSplit's row kernels for Q4_K, Q5_K, Q6_K, Q4_0, Q5_0 and Q8_0 (the Q8RowsFn contract; other types:
+// nothing written; kSplit's Q6_K table entry sends one-token products to the wide row kernel). Same results as the
+// other kernels (bit-identical to dot_q8_ref).
 void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
                           int64_t m, float* y, int64_t y_stride);
 

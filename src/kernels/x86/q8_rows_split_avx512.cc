@@ -729,12 +729,11 @@ template <template <int> class Kernel, class Act>
 void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, int m, int per_call, int64_t nb,
                float* y, int64_t y_stride) {
   const auto stride = static_cast<int64_t>(w.row_stride);
-  // The next call's first rows (next_rows()) are prefetched over this range's last passes, those
-  // that prefetch nothing of their own: a slice of them per pass.
+  // The next call's first rows (next_rows()) are prefetched over this range's last `tail` passes,
+  // those that prefetch nothing of their own: a slice of them per pass.
   const NextRows next = next_rows();
   const int64_t next_bytes = std::min<int64_t>(next.rows, kPrefetchPasses * kRows) * next.row_stride;
-  const int64_t passes = (r1 - r0 + kRows - 1) / kRows;
-  const int64_t own = std::max<int64_t>(0, passes - kPrefetchPasses);  // passes with in-range prefetches
+  const int64_t tail = std::min<int64_t>(kPrefetchPasses, (r1 - r0 + kRows - 1) / kRows);
   for (int64_t r = r0; r < r1; r += kRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
     // A short last pass repeats its last row in the missing lanes (computed, not stored).
@@ -742,13 +741,10 @@ void rows_pass(const WeightMatrix& w, int64_t r0, int64_t r1, const Act* acts, i
     for (int k = 0; k < kRows; ++k) rows[k] = w.data + static_cast<uint64_t>(r + std::min(k, nr - 1)) * w.row_stride;
     const char* pf = prefetch_ahead(w, r0, r1, r);
     int64_t pf_bytes = kRows * stride;
-    if (pf == nullptr && next_bytes > 0) {
-      const int64_t j = (r - r0) / kRows - own, tail = passes - own;
-      if (j >= 0) {
-        const int64_t b0 = next_bytes * j / tail;
-        pf = reinterpret_cast<const char*>(next.data) + b0;
-        pf_bytes = next_bytes * (j + 1) / tail - b0;
-      }
+    if (const int64_t j = tail - (r1 - r + kRows - 1) / kRows; pf == nullptr && next_bytes > 0 && j >= 0) {
+      const int64_t b0 = next_bytes * j / tail;  // slice j of `tail`
+      pf = reinterpret_cast<const char*>(next.data) + b0;
+      pf_bytes = next_bytes * (j + 1) / tail - b0;
     }
     for (int k0 = 0; k0 < m; k0 += per_call) {
       const int mk = std::min(per_call, m - k0);

@@ -6,15 +6,16 @@
 //   rowdot  the per-row F32 SIMD kernels at the top dispatch level (matmul with the BF16 GEMM and the
 //           integer-activation path off)
 //   q8gemm  matmul on the integer-activation path (kernels/matmul_q8.h: the AVX-512 VNNI integer GEMM
-//           where q8_gemm_takes, the integer row dots below), quantized weights only
+//           where q8_gemm_takes, the integer row dots below), quantized weights only, AMX off
+//   q8amx   the same with AMX on: the integer GEMM takes the AMX-INT8 tiles for the types
+//           q8_gemm_amx_takes (kernels/x86/q8_gemm.h; only where amx_available())
 //   bf16    kernels/matmul_bf16 with the AVX-512 BF16 kernel
 //   amx     kernels/matmul_bf16 with the AMX kernel (only where amx_available())
 // plus "gemm_m": an m sweep (2..128) on the expert shapes to place kMatmulBf16MinM and
 // q8_gemm_takes, and "moe": one layer of 64 experts in one matmul_many call, streamed from DRAM or
-// cache-hot (what streaming the weights costs). Whole-machine pool by default
-// (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not
-// depend on the values).
-// Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+// cache-hot (what streaming the weights costs), with AMX off ("vnni") and, where available, on. Whole-machine pool by
+// default (BALEEN_BENCH_THREADS=N to change). Weight contents: 64 random rows repeated (speed does not depend on the
+// values). Run: build/bench/gemm_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -75,22 +76,28 @@ ThreadPool& pool() {
   return p;
 }
 
-enum class Path { kRowDot, kQ8Gemm, kBf16, kAmx };
+enum class Path { kRowDot, kQ8Gemm, kQ8Amx, kBf16, kAmx };
 const char* path_name(Path p) {
-  return p == Path::kRowDot ? "rowdot" : p == Path::kQ8Gemm ? "q8gemm" : p == Path::kBf16 ? "bf16" : "amx";
+  return p == Path::kRowDot   ? "rowdot"
+         : p == Path::kQ8Gemm ? "q8gemm"
+         : p == Path::kQ8Amx  ? "q8amx"
+         : p == Path::kBf16   ? "bf16"
+                              : "amx";
 }
 
 void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64_t m) {
   set_dispatch_level(max_dispatch_level(cpu_features()));
   const bool bf16_path = path == Path::kBf16 || path == Path::kAmx;
   const bool gemm = set_matmul_bf16_enabled(bf16_path);
-  const bool amx = set_amx_enabled(path == Path::kAmx);
-  set_matmul_act_q8(path == Path::kQ8Gemm);
-  if ((bf16_path && !gemm) || (path == Path::kAmx && !amx)) {
+  const bool amx_path = path == Path::kAmx || path == Path::kQ8Amx;
+  const bool q8_path = path == Path::kQ8Gemm || path == Path::kQ8Amx;
+  const bool amx = set_amx_enabled(amx_path);
+  set_matmul_act_q8(q8_path);
+  if ((bf16_path && !gemm) || (amx_path && !amx)) {
     state.SkipWithError("path not available on this CPU");
     return;
   }
-  if (path == Path::kQ8Gemm && !matmul_q8_applies(bw->w, m)) {
+  if (q8_path && !matmul_q8_applies(bw->w, m)) {
     state.SkipWithError("no integer path for this type");
     return;
   }
@@ -100,7 +107,7 @@ void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   for (float& v : x) v = uni(rng);
   for (auto _ : state) {
-    if (path == Path::kRowDot || path == Path::kQ8Gemm) {
+    if (!bf16_path) {
       matmul(bw->w, x.data(), m, y.data(), pool());
     } else {
       matmul_bf16(bw->w, x.data(), m, y.data(), pool());
@@ -116,10 +123,14 @@ void bench_gemm(benchmark::State& state, const BenchWeight* bw, Path path, int64
 // One MoE layer's expert_up products in one matmul_many call: 64 experts of 1408 x 2048 Q4_K,
 // m tokens each. "stream": 64 distinct experts (92 MB, read from DRAM every call, as in a prefill);
 // "hot": one expert 64 times (1.4 MB, cache-resident). The gap is what streaming the weights costs.
-void bench_moe(benchmark::State& state, const BenchWeight* all, bool stream, int64_t m) {
+void bench_moe(benchmark::State& state, const BenchWeight* all, bool stream, bool amx, int64_t m) {
   set_dispatch_level(max_dispatch_level(cpu_features()));
   set_matmul_bf16_enabled(false);
   set_matmul_act_q8(true);
+  if (set_amx_enabled(amx) != amx) {
+    state.SkipWithError("no AMX on this CPU");
+    return;
+  }
   constexpr int64_t kExperts = 64, kRows = 1408;
   const int64_t cols = all->w.cols;
   std::vector<WeightMatrix> experts(kExperts, all->w);
@@ -140,7 +151,8 @@ void bench_moe(benchmark::State& state, const BenchWeight* all, bool stream, int
   }
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * kExperts * kRows * cols * m * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(stream ? "stream" : "hot") + " threads=" + std::to_string(pool().size()));
+  state.SetLabel(std::string(stream ? "stream" : "hot") + (amx ? " amx" : " vnni") +
+                 " threads=" + std::to_string(pool().size()));
 }
 
 struct Shape {
@@ -159,7 +171,7 @@ int main(int argc, char** argv) {
                                {"dense_down", 2048, 10944}};
   if (const char* o = std::getenv("BALEEN_BENCH_OUTPUT"); o != nullptr && std::strcmp(o, "1") == 0)
     shapes.push_back({"output", 102400, 2048});
-  const Path paths[] = {Path::kRowDot, Path::kQ8Gemm, Path::kBf16, Path::kAmx};
+  const Path paths[] = {Path::kRowDot, Path::kQ8Gemm, Path::kQ8Amx, Path::kBf16, Path::kAmx};
   for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kBF16}) {
     for (const Shape& s : shapes) {
       // K-quant rows are whole 256-element blocks: 1408 / 10944 columns exist only in Q5_0/Q8_0/BF16
@@ -168,7 +180,7 @@ int main(int argc, char** argv) {
       weights.push_back(make_weight(type, s.rows, s.cols));
       const BenchWeight* bw = weights.back().get();
       for (Path p : paths) {
-        if (p == Path::kQ8Gemm && !matmul_q8_applies(bw->w, 1)) continue;
+        if ((p == Path::kQ8Gemm || p == Path::kQ8Amx) && !matmul_q8_applies(bw->w, 1)) continue;
         const std::string name = std::string("gemm/") + std::string(ggml_type_info(type).name) + "/" + s.name + "/" +
                                  path_name(p) + "/m=512";
         benchmark::RegisterBenchmark(name.c_str(), bench_gemm, bw, p, int64_t{512})
@@ -197,12 +209,14 @@ int main(int argc, char** argv) {
   weights.push_back(make_weight(GgmlType::kQ4_K, 64 * 1408, 2048));
   for (int64_t m : {16, 48, 64}) {
     for (bool stream : {false, true}) {
-      const std::string name =
-          std::string("moe/q4_K/expert_up/") + (stream ? "stream" : "hot") + "/m=" + std::to_string(m);
-      benchmark::RegisterBenchmark(name.c_str(), bench_moe, weights.back().get(), stream, m)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->MinTime(0.5);
+      for (bool amx : {false, true}) {
+        const std::string name = std::string("moe/q4_K/expert_up/") + (stream ? "stream" : "hot") +
+                                 (amx ? "/amx" : "/vnni") + "/m=" + std::to_string(m);
+        benchmark::RegisterBenchmark(name.c_str(), bench_moe, weights.back().get(), stream, amx, m)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->MinTime(0.5);
+      }
     }
   }
   benchmark::Initialize(&argc, argv);

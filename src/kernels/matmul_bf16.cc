@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/cpu_features.h"
 #include "kernels/x86/gemm_bf16.h"
 
@@ -79,7 +80,7 @@ void matmul_bf16(const WeightMatrix& w, const float* x, int64_t m, float* y, Thr
   const int64_t n_blocks = (m + kGemmTokenBlock - 1) / kGemmTokenBlock;
 
   // Activations: packed once, shared read-only by all threads.
-  thread_local std::vector<uint16_t> xp_buf;
+  thread_local AlignedVector<uint16_t> xp_buf;  // (64-byte aligned rows: AMX tile loads)
   const size_t xp_size = static_cast<size_t>(n_blocks * kGemmTokenBlock * kp);
   if (xp_buf.size() < xp_size) xp_buf.resize(xp_size);
   uint16_t* xp = xp_buf.data();
@@ -90,7 +91,7 @@ void matmul_bf16(const WeightMatrix& w, const float* x, int64_t m, float* y, Thr
   const int64_t np = panel_rows(kp);
   const int64_t n_panels = (w.rows + np - 1) / np;
   pool.parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1, int) {
-    thread_local std::vector<uint16_t> wp_buf;
+    thread_local AlignedVector<uint16_t> wp_buf;
     if (static_cast<int64_t>(wp_buf.size()) < np * kp) wp_buf.resize(static_cast<size_t>(np * kp));
     uint16_t* wp = wp_buf.data();
     if (amx) gemm_amx_begin();

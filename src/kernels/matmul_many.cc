@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_bf16.h"
@@ -58,8 +59,8 @@ struct ManyScratch {
   std::vector<JobPlan> plans;
   std::vector<ActPlan> acts;
   std::vector<Cut> cuts;
-  std::vector<uint8_t> arena;
-  std::vector<float> gathered;  // float copies of gathered inputs for the row-dot and separate paths
+  AlignedVector<uint8_t> arena;  // (64-byte aligned: AMX tile loads of the panels)
+  std::vector<float> gathered;   // float copies of gathered inputs for the row-dot and separate paths
 };
 
 // Rows per preparation unit (quantize, and pack one GEMM group) and the granularity of row cuts.

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/aligned_vector.h"
 #include "core/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/ref/q8_act.h"
@@ -81,7 +82,7 @@ void matmul_q8(const WeightMatrix& w, const float* x, int64_t m, float* y, Threa
   }
   if (q8_gemm_takes(w.type, m)) {
     // Integer GEMM: each 16-token group is quantized and packed by one task, then rows split.
-    thread_local std::vector<uint8_t> panel_buf;
+    thread_local AlignedVector<uint8_t> panel_buf;  // (64-byte aligned: AMX tile loads)
     const int64_t panel_bytes = q8_gemm_panel_bytes(kind, m, w.cols);
     if (static_cast<int64_t>(panel_buf.size()) < panel_bytes) panel_buf.resize(static_cast<size_t>(panel_bytes));
     uint8_t* panel = panel_buf.data();

@@ -32,6 +32,14 @@ inline std::vector<DispatchLevel> supported_levels() {
   return out;
 }
 
+// The AMX switch settings to test on this machine: off, and on where the CPU and OS allow it
+// (core/cpu_features.h: the tile units, BF16 and INT8, with tile state granted to this process).
+inline std::vector<bool> amx_settings() {
+  const CpuFeatures& f = cpu_features();
+  if (f.amx_tile && f.amx_bf16 && f.amx_int8) return {false, true};
+  return {false};
+}
+
 inline ThreadPool& shared_pool() {
   static ThreadPool p(2);
   return p;

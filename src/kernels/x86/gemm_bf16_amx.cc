@@ -2,25 +2,14 @@
 // accumulators (32 weight rows x 32 tokens), A tiles = 16 weight rows x 32 k read straight from the
 // panel (row stride kp * 2 bytes), B tiles = 16 k pairs x 16 tokens from the VNNI activation slab
 // (row stride 64 bytes). Tile state is per thread: gemm_amx_begin loads the configuration (all 8
-// tiles 16 rows x 64 bytes), gemm_amx_end releases it. Layout facts from the Intel SDM vol. 2
-// (LDTILECFG's 64-byte operand: byte 0 palette, bytes 16..47 colsb[16], bytes 48..63 rows[16]).
+// tiles 16 rows x 64 bytes; kernels/x86/amx_tile_config.h), gemm_amx_end releases it.
 #include <immintrin.h>
 
-#include <cstring>
-
+#include "kernels/x86/amx_tile_config.h"
 #include "kernels/x86/gemm_bf16.h"
 
 namespace baleen {
 namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-static_assert(sizeof(TileConfig) == 64);
 
 // Tiles 0..3: C (weight-row tile a, token tile b) at 2a + b; 4, 5: A; 6, 7: B.
 template <int NB>
@@ -55,17 +44,9 @@ void kernel_32xnb(const uint16_t* w, int64_t kp, const uint16_t* xp, int64_t xbs
 }  // namespace
 
 void gemm_amx_begin() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  // GCC 12's _tile_loadconfig declares only 8 bytes of its 64-byte operand, so the stores above could
-  // be dropped as dead; make the whole struct visibly read first.
-  asm volatile("" : : "m"(cfg) : "memory");
-  _tile_loadconfig(&cfg);
+  AmxTileConfig cfg = amx_config_empty();
+  for (int t = 0; t < 8; ++t) amx_config_set_tile(cfg, t, 16, 64);
+  amx_load_config(cfg);
 }
 
 void gemm_amx_end() { _tile_release(); }

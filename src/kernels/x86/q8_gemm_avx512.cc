@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_scratch.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/k4_scales.h"
@@ -16,12 +17,13 @@
 namespace baleen {
 namespace {
 
-constexpr int kTok = 16;  // tokens per vector (int32 / float lanes)
-// Panel bytes per (16-token group, block). 32-element blocks: codes [8][16][4], da[16], sum[16]
-// (int32). 256-element blocks: codes [64][16][4], da[16], sum32 pairs [4][16] and sum16 pairs
-// [8][16] (two int16 per int32, as vpdpwssd reads them).
-constexpr int64_t kQ32 = 8 * 64, kP32 = kQ32 + 64 + 64;
-constexpr int64_t kQ256 = 64 * 64, kSum32 = kQ256 + 64, kSum16 = kSum32 + 4 * 64, kP256 = kSum16 + 8 * 64;
+using q8_panel::kP256;
+using q8_panel::kP32;
+using q8_panel::kQ256;
+using q8_panel::kQ32;
+using q8_panel::kSum16;
+using q8_panel::kSum32;
+using q8_panel::kTok;
 // Register tiles: 4 weight rows x up to 3 groups of 16 tokens.
 constexpr int kMaxR = 4, kMaxTv = 3;
 
@@ -488,6 +490,10 @@ const bool kGemmReserved = register_thread_scratch([] {
 
 void q8_gemm_rows_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* panel, int64_t m, float* y,
                          int64_t y_stride) {
+  if (q8_gemm_amx_takes(w.type) && amx_available()) {
+    q8_gemm_rows_amx(w, r0, r1, panel, m, y, y_stride);
+    return;
+  }
   const bool k256 = act_q8_kind(w.type) == ActQ8Kind::kQ8_256;
   const int64_t nb = w.cols / (k256 ? 256 : 32);
   const int64_t gstride = nb * (k256 ? kP256 : kP32);

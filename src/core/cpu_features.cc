@@ -72,6 +72,7 @@ CpuFeatures detect() {
   // two halves (family = base 0xF + extended 0xA; CPUID.0: "AuthenticAMD" in EBX, EDX, ECX).
   __cpuid(0, eax, ebx, ecx, edx);
   const bool amd = ebx == 0x68747541u && edx == 0x69746E65u && ecx == 0x444D4163u;
+  f.intel = ebx == 0x756E6547u && edx == 0x49656E69u && ecx == 0x6C65746Eu;  // "Genu" "ineI" "ntel"
   __cpuid(1, eax, ebx, ecx, edx);
   const unsigned family = ((eax >> 8) & 0xF) + (((eax >> 8) & 0xF) == 0xF ? ((eax >> 20) & 0xFF) : 0);
   f.avx512_split = f.avx512f && amd && family == 0x19;

@@ -28,6 +28,7 @@ struct CpuFeatures {
   bool avx512bf16 = false;
   bool avx512_split = false;  // 512-bit operations run as two 256-bit halves (AMD Zen 4): kernels
                               // whose speed depends on it pick their variant by it (same results)
+  bool intel = false;         // CPUID.0 vendor "GenuineIntel" (kernels/x86/q8_dot.h picks by it too)
   bool amx_tile = false;      // CPUID.7.0:EDX bit 24, OS saves XTILECFG/XTILEDATA, and Linux granted
   bool amx_bf16 = false;      // XTILEDATA to this process (arch_prctl); bits 22 (BF16) and 25 (INT8)
   bool amx_int8 = false;

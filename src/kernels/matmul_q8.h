@@ -30,6 +30,9 @@ namespace baleen {
 //   q5_0 expert_down: m=4 0.170 / 0.174, m=6 0.261 / 0.172                     -> 5
 //   q8_0 expert_down: m=4 0.161 / 0.185, m=6 0.225 / 0.188                     -> 5
 // (MoE prefill gives many experts this few tokens; batched decode gives the dense products m = B.)
+// Intel takes the split kernels too (q8_dot.h), with their thresholds: on the Emerald Rapids VM,
+// with AMX, V2-Lite batch 8 ran 26.9-27.0 t/s with these against 26.2-26.4 with 6 / 4 (the m = 8
+// dense products on the AMX GEMM instead of two 4-row row-kernel calls); pp512 the same.
 bool q8_gemm_takes(GgmlType type, int64_t m);
 
 // Whether the integer path applies to w and m (ignores the on/off switch).

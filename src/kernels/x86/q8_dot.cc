@@ -10,7 +10,9 @@ namespace {
 
 std::atomic<int>& variant_slot() {
   static std::atomic<int> slot{[] {
-    Avx512Variant v = cpu_features().avx512_split ? Avx512Variant::kSplit : Avx512Variant::kWide;
+    // Split cores (Zen 4) and Intel take kSplit; see q8_dot.h for the Intel measurements.
+    const CpuFeatures& f = cpu_features();
+    Avx512Variant v = f.avx512_split || f.intel ? Avx512Variant::kSplit : Avx512Variant::kWide;
     if (const char* env = std::getenv("BALEEN_AVX512_VARIANT"); env != nullptr) {
       const std::string_view e(env);
       if (e == "wide") {

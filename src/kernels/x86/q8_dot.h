@@ -30,12 +30,18 @@ struct Q8Kernels {
 // for a type without an integer path.
 Q8Kernels find_q8_kernels(GgmlType type, DispatchLevel level);
 
-// Two sets of AVX-512 kernels with bit-identical results whose speed depends on the core: kWide for
-// cores with 512-bit datapaths (Intel, AMD Zen 5), kSplit for cores that run each 512-bit operation
-// as two 256-bit halves (AMD Zen 4), where one-token products take kernels with fewer shuffles
-// and multiplies per weight byte (q8_rows_split_avx512.cc). The default follows
-// cpu_features().avx512_split; env BALEEN_AVX512_VARIANT=wide|split overrides it (benchmarks), and
-// set_avx512_variant switches it (tests; not while kernels run on other threads).
+// Two sets of AVX-512 kernels with bit-identical results whose speed depends on the core: kWide (16
+// weight rows per step) for AMD Zen 5, kSplit for cores that run each 512-bit operation as two
+// 256-bit halves (AMD Zen 4), where one-token products take kernels with fewer shuffles and
+// multiplies per weight byte (q8_rows_split_avx512.cc: 4 rows per pass, rows prefetched into L2
+// three passes ahead, the next-rows hint below), and for Intel: on a 2-core Emerald Rapids VM
+// kSplit's one-token kernels streamed faster from DRAM on one thread (matmul_bench, 4096 x 4096,
+// wide -> split: Q4_K 11.5-11.9 -> 14.3-14.6 GB/s, Q8_0 8.7-9.0 -> 15.2-15.6, Q5_0 7.1-7.2 ->
+// 12.3-12.4, Q6_K the same kernel) and V2-Lite Q4_K_M decode ran faster (3 alternating pairs: tg64
+// 11.7-12.9 -> 13.9-14.2 t/s; batch 8 19.5-19.9 -> 26.9-27.0; pp512 unchanged). The default is
+// kSplit when cpu_features().avx512_split or .intel; env BALEEN_AVX512_VARIANT=wide|split overrides
+// it (benchmarks), and set_avx512_variant switches it (tests; not while kernels run on other
+// threads).
 enum class Avx512Variant { kWide, kSplit };
 Avx512Variant avx512_variant();
 void set_avx512_variant(Avx512Variant variant);

@@ -64,6 +64,26 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
   return a + b + c + d;
 }
 
+// The same sum with the line 4 KiB ahead prefetched into L2 every 64 bytes. Some machines stream
+// faster with software prefetch than with their hardware prefetchers alone, and the decode kernels
+// prefetch: on the 2-core Emerald Rapids VM (2 threads, 1 GiB) the plain sum read 20.8-22.5 GB/s,
+// this one 30.2-30.7 (16 KiB ahead: 28.6-31.2, 1 KiB: no gain), and V2-Lite decode streamed 23.3
+// GB/s of weights, 112% of the plain figure.
+uint64_t sum_words_prefetched(const uint64_t* p, size_t n) {
+  constexpr size_t kAhead = 4096 / sizeof(uint64_t);
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __builtin_prefetch(p + i + kAhead, 0, 2);  // (past the end: a prefetch does not fault)
+    a += p[i] + p[i + 4];
+    b += p[i + 1] + p[i + 5];
+    c += p[i + 2] + p[i + 6];
+    d += p[i + 3] + p[i + 7];
+  }
+  for (; i < n; ++i) a += p[i];
+  return a + b + c + d;
+}
+
 // Layer index of "blk.N." (GGUF) or "model.layers.N." (HF); -1 when the name has neither.
 int64_t layer_index(std::string_view name) {
   for (std::string_view prefix : {std::string_view("blk."), std::string_view("model.layers.")}) {
@@ -165,27 +185,34 @@ Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes
   });
 
   std::atomic<uint64_t> sink{0};
-  std::vector<double> gbs;
+  std::vector<double> gbs[2];                      // plain, prefetched
   for (int pass = 0; pass < passes + 1; ++pass) {  // pass 0 warms up
-    auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(n_blocks, 1, [&](int64_t b, int64_t e, int) {
-      const uint64_t s =
-          sum_words(data + static_cast<size_t>(b) * words_per_block, static_cast<size_t>(e - b) * words_per_block);
-      sink.fetch_add(s, std::memory_order_relaxed);
-    });
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (pass > 0 && s > 0) gbs.push_back(static_cast<double>(buffer_bytes) / s / 1e9);
+    for (int pf = 0; pf < 2; ++pf) {
+      auto t0 = std::chrono::steady_clock::now();
+      pool.parallel_for(n_blocks, 1, [&](int64_t b, int64_t e, int) {
+        const uint64_t* p = data + static_cast<size_t>(b) * words_per_block;
+        const size_t n = static_cast<size_t>(e - b) * words_per_block;
+        sink.fetch_add(pf != 0 ? sum_words_prefetched(p, n) : sum_words(p, n), std::memory_order_relaxed);
+      });
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (pass > 0 && s > 0) gbs[pf].push_back(static_cast<double>(buffer_bytes) / s / 1e9);
+    }
   }
   if (sink.load() == 1) std::fputs("", stderr);  // keeps the sums observable
 
-  const Spread sp = spread_of(gbs);
+  // The faster of the two ways (by median) is what the machine can stream.
+  const Spread plain = spread_of(gbs[0]), prefetched = spread_of(gbs[1]);
+  const bool use_pf = prefetched.median > plain.median;
+  const Spread sp = use_pf ? prefetched : plain;
   Bandwidth bw;
+  bw.prefetched = use_pf;
+  bw.plain_gbs = plain.median;
   bw.gbs = sp.median;
   bw.min_gbs = sp.min;
   bw.max_gbs = sp.max;
   bw.buffer_bytes = buffer_bytes;
   bw.threads = pool.size();
-  bw.passes = static_cast<int>(gbs.size());
+  bw.passes = static_cast<int>(gbs[use_pf ? 1 : 0].size());
   return bw;
 }
 

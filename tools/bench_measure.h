@@ -33,10 +33,14 @@ struct Bandwidth {
   uint64_t buffer_bytes = 0;  // size of the buffer streamed
   int threads = 0;
   int passes = 0;
+  bool prefetched = false;  // the figures are the prefetching sum's (faster than the plain one)
+  double plain_gbs = 0;     // the plain sum's median
 };
 // Streams `buffer_bytes` (0: max(1 GiB, 8 x the last-level cache), capped at a quarter of the
-// available memory) `passes` times with every thread of `pool`, summing 64-bit words; each pass is
-// timed. Errors: kOutOfRange when the buffer cannot be allocated.
+// available memory) `passes` times with every thread of `pool`, summing 64-bit words, each pass
+// twice: plainly and with software prefetch into L2 4 KiB ahead; each pass is timed, and the way
+// with the higher median gives the figures. Errors: kOutOfRange when the buffer cannot be
+// allocated.
 Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes = 0, int passes = 5);
 
 struct WeightBytes {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/ref/dequant.h"
+#include "kernels/x86/f16_load.h"
 #include "kernels/x86/gemm_bf16.h"
 #include "tensor/numeric.h"
 
@@ -15,11 +16,6 @@ namespace {
 
 inline void store16(uint16_t* dst, __m512 v) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), (__m256i)_mm512_cvtneps_pbh(v));
-}
-inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return f16_to_f32(h);
 }
 inline __m512 u8x16(const uint8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));

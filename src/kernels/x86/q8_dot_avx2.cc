@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/thread_scratch.h"
+#include "kernels/x86/f16_load.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q8_dot.h"
 

@@ -26,8 +26,10 @@
 #include <vector>
 
 #include "core/aligned_vector.h"
+#include "core/cpu_features.h"
 #include "core/thread_scratch.h"
 #include "kernels/x86/amx_tile_config.h"
+#include "kernels/x86/f16_load.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q32_codes_avx512.h"
@@ -45,12 +47,6 @@ using q8_panel::kTok;
 
 constexpr int kRowTile = 16;  // weight rows per tile (A / C tile rows)
 constexpr int64_t kMaxChunk = 64;
-
-inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 
 // Per-thread expanded weight rows of one chunk (rows padded to a multiple of kRowTile).
 struct AmxScratch {
@@ -74,8 +70,11 @@ AmxScratch& amx_scratch() {
   thread_local AmxScratch s;
   return s;
 }
-// (the floor covers chunks of weights up to 4096 columns, 2^18 codes each)
-const bool kAmxReserved = register_thread_scratch([] { amx_scratch().resize(kMaxChunk, 4096, 4096 / 32); });
+// (the floor covers chunks of weights up to 4096 columns, 2^18 codes each; only where the tiles can
+// run: elsewhere the 0.5 MiB per thread would never be used)
+const bool kAmxReserved = register_thread_scratch([] {
+  if (cpu_features().amx_int8) amx_scratch().resize(kMaxChunk, 4096, 4096 / 32);
+});
 
 // ---- expanding weight rows ----
 
@@ -299,19 +298,21 @@ void run_pass(const Pass& p, int64_t nr, const PassPrefetch& pf, PassAcc& acc) {
   }
   constexpr int64_t kStep = kK256 ? 1 : 2;  // blocks per unit
   const int64_t n_units = (p.nb + kStep - 1) / kStep * tiles;
+  // Blocks of the unit starting at block i (32-element kinds: a pair, or the odd last one).
+  const auto unit_blocks = [&](int64_t i) { return kK256 ? 1 : (p.nb - i >= 2 ? 2 : 1); };
   const auto issue = [&](int64_t u) {
     const int64_t i = u / tiles * kStep, j = u % tiles * kRowTile;
     if constexpr (kK256) {
       k45_issue<NG>(p, i, j);
     } else {
-      q32_issue<NG>(p, i, p.nb - i >= 2 ? 2 : 1, j);
+      q32_issue<NG>(p, i, unit_blocks(i), j);
     }
   };
   alignas(64) TileOut c[2];
   issue(0);
   for (int64_t u = 0; u < n_units; ++u) {
     const int64_t i = u / tiles * kStep, t = u % tiles;
-    const int nbk = kK256 ? 1 : (p.nb - i >= 2 ? 2 : 1);
+    const int nbk = unit_blocks(i);
     TileOut& cu = c[u & 1];
     store_tiles(kK256 ? 2 * NG : nbk * NG, cu);
     if (u + 1 < n_units) issue(u + 1);

@@ -10,6 +10,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_scratch.h"
+#include "kernels/x86/f16_load.h"
 #include "kernels/x86/k45_codes_avx512.h"
 #include "kernels/x86/k4_scales.h"
 #include "kernels/x86/q8_gemm.h"
@@ -27,11 +28,6 @@ using q8_panel::kTok;
 // Register tiles: 4 weight rows x up to 3 groups of 16 tokens.
 constexpr int kMaxR = 4, kMaxTv = 3;
 
-inline float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline void store32(uint8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }

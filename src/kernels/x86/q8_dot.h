@@ -37,7 +37,7 @@ Q8Kernels find_q8_kernels(GgmlType type, DispatchLevel level);
 // three passes ahead, the next-rows hint below), and for Intel: on a 2-core Emerald Rapids VM
 // kSplit's one-token kernels streamed faster from DRAM on one thread (matmul_bench, 4096 x 4096,
 // wide -> split: Q4_K 11.5-11.9 -> 14.3-14.6 GB/s, Q8_0 8.7-9.0 -> 15.2-15.6, Q5_0 7.1-7.2 ->
-// 12.3-12.4, Q6_K the same kernel) and V2-Lite Q4_K_M decode ran faster (3 alternating pairs: tg64
+// 12.3-12.4; Q6_K see q8_dot_avx512.cc) and V2-Lite Q4_K_M decode ran faster (3 alternating pairs: tg64
 // 11.7-12.9 -> 13.9-14.2 t/s; batch 8 19.5-19.9 -> 26.9-27.0; pp512 unchanged). The default is
 // kSplit when cpu_features().avx512_split or .intel; env BALEEN_AVX512_VARIANT=wide|split overrides
 // it (benchmarks), and set_avx512_variant switches it (tests; not while kernels run on other
@@ -67,8 +67,8 @@ void set_next_rows(NextRows next);
 NextRows next_rows();
 
 // kSplit's row kernels for Q4_K, Q5_K, Q6_K, Q4_0, Q5_0 and Q8_0 (the Q8RowsFn contract; other types:
-// nothing written; kSplit's Q6_K table entry sends one-token products to the wide row kernel). Same results as the
-// other kernels (bit-identical to dot_q8_ref).
+// nothing written; on AMD, kSplit's Q6_K table entry sends one-token products to the wide row kernel). Same results
+// as the other kernels (bit-identical to dot_q8_ref).
 void q8_rows_split_avx512(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
                           int64_t m, float* y, int64_t y_stride);
 

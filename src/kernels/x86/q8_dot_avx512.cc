@@ -197,11 +197,12 @@ void k45_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
   rows_entry<K45Dot512<kQ5>, 256>(w, r0, r1, act, act_row_bytes, m, y, y_stride);
 }
 
-// Q6_K on split cores: one token a row at a time (Q6_KDot: one sequential stream per thread, which
-// the hardware prefetchers follow; from DRAM on 2 threads 10-30% faster than q8_rows_split_avx512's 4
-// interleaved rows, matmul_bench at 4096 x 4096, 16384 x 2048 and 2048 x 2816), more tokens 4 rows at
-// a time (there the integer work decides: hot, 512 x 2048, one thread, m = 2 16.5 -> 21.9 GB/s,
-// m = 4 10.9 -> 13.6).
+// Q6_K on split cores (AMD Zen 4): one token a row at a time (Q6_KDot: one sequential stream per
+// thread, which the hardware prefetchers follow; from DRAM on 2 threads 10-30% faster than
+// q8_rows_split_avx512's 4 interleaved rows, matmul_bench at 4096 x 4096, 16384 x 2048 and 2048 x
+// 2816), more tokens 4 rows at a time (there the integer work decides: hot, 512 x 2048, one thread,
+// m = 2 16.5 -> 21.9 GB/s, m = 4 10.9 -> 13.6). Intel takes q8_rows_split_avx512 for one token too
+// (see q8_kernels_avx512).
 void q6_k_split_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes,
                      int64_t m, float* y, int64_t y_stride) {
   if (m == 1) {
@@ -224,7 +225,14 @@ Q8Kernels q8_kernels_avx512(GgmlType type, Avx512Variant variant) {
   const bool split_type = type == GgmlType::kQ4_K || type == GgmlType::kQ5_K || type == GgmlType::kQ8_0 ||
                           type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0;
   if (variant == Avx512Variant::kSplit && split_type) k.rows = &q8_rows_split_avx512;
-  if (variant == Avx512Variant::kSplit && type == GgmlType::kQ6_K) k.rows = &q6_k_split_rows;
+  // Q6_K: Zen 4 streams one token's rows through Q6_KDot (q6_k_split_rows). On Intel the split
+  // kernel's prefetching wins instead (2-core Emerald Rapids VM, matmul_bench m = 1, 2 threads from
+  // DRAM, 2 runs each, Q6_KDot -> q8_rows_split_avx512: 102400 x 2048 (V2-Lite's output head)
+  // 16.0-17.0 -> 26.2-27.2 GB/s; 2048 x 2816 15.4-15.8 -> 25.4-27.0; 4096 x 4096 16.5-16.8 ->
+  // 31.7-33.2).
+  if (variant == Avx512Variant::kSplit && type == GgmlType::kQ6_K) {
+    k.rows = cpu_features().intel ? &q8_rows_split_avx512 : &q6_k_split_rows;
+  }
   if (k.rows != nullptr) k.quantize = &quantize_act;
   return k;
 }

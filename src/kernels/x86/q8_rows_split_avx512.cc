@@ -9,7 +9,8 @@
 //  - the block sums of 4 rows x several blocks reduced together (transposing add trees), the float
 //    steps as vectors, and the 4 rows' running sums advanced together, one block at a time;
 //  - rows prefetched into L2 3 passes ahead: 4 interleaved row streams are not followed by the
-//    hardware prefetchers (one thread streaming a Q4_K matrix from DRAM: 11 GB/s without, 21 with).
+//    hardware prefetchers (one thread streaming a Q4_K matrix from DRAM: 11 GB/s without, 21 with);
+//    the prefetches are spread a few lines per block over the pass (LinePrefetch).
 // Q4_K / Q5_K: u8 codes times s8 activation codes by vpdpbusd (4 per 256-element block), the
 // sub-block scales applied once per 64 elements (packs to int16, then vpmaddwd / vpdpwssd), the
 // activation codes permuted once per call to the weights' qs byte order (no per-block lane
@@ -146,36 +147,30 @@ inline void add_blocks(__m512 t, int n, __m128* acc) {
   add_rows(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), t), n, acc);
 }
 
-// Spreads the prefetch of the next rows (pf's pf_bytes, nullptr for none) over the steps of a pass
-// of nb blocks: the step of blocks [i0, i0 + n) issues bytes [floor(i0 pf_bytes / nb) down to 64,
-// floor((i0 + n) pf_bytes / nb)). Steps come in order from block 0, all of `step` blocks but the
-// last; the bound advances by the quotient and remainder of step pf_bytes / nb (no division per
-// step).
-class StepPrefetch {
+// The next rows' prefetch (pf's pf_bytes, nullptr for none) in `slices` slices of equal whole lines,
+// one per call of slice(): a few lines at a time between the loads of the data already there, one
+// slice per 256-element block (Q4_K / Q5_K / Q6_K) or per row of an 8-block step (32-element types).
+// Issued per 4-block step (the earlier scheme: bursts of ~36 lines for a 2048-column Q4_K pass), the
+// prefetches held back the demand loads behind them, presumably competing for the same fill
+// buffers. On the 2-core Emerald Rapids VM, matmul_bench m = 1 from DRAM, per step -> spread:
+//  - 2 threads: Q4_K 8192 x 2048 26.7-27.5 -> 30.7 GB/s, Q6_K 25.4-27.2 -> 31.3-32.4; Q4_K 4096 x
+//    4096 30.0-30.4 -> 32.2-32.6; Q8_0 2048 x 1408 30.1-32.9 -> 32.0-34.3, Q5_0 24.4 -> 25.3-25.6;
+//  - one thread, Q4_K 8192 x 2048 14.0-14.3 -> 15.6 (a slice per block and row: 15.3-15.5);
+//  - hot (512 x 2048, one thread): Q4_K 31.2 -> 33.9, Q6_K 33.9 -> 38.0 (no division per step).
+class LinePrefetch {
  public:
-  StepPrefetch(const char* pf, int64_t pf_bytes, int64_t nb, int64_t step)
-      : pf_(pf), bytes_(pf_bytes), nb_(nb), step_(step), q_(pf_bytes * step / nb), rem_(pf_bytes * step % nb) {}
+  LinePrefetch(const char* pf, int64_t pf_bytes, int64_t slices)
+      : pf_(pf), end_(pf == nullptr ? 0 : pf_bytes), chunk_((pf_bytes + 64 * slices - 1) / (64 * slices) * 64) {}
 
-  [[gnu::always_inline]] void issue(int64_t i0, int64_t n) {
-    if (pf_ == nullptr) return;
-    const int64_t lo = hi_ / 64 * 64;
-    if (n == step_) {
-      hi_ += q_;
-      err_ += rem_;
-      if (err_ >= nb_) {
-        ++hi_;
-        err_ -= nb_;
-      }
-    } else {
-      hi_ = (i0 + n) * bytes_ / nb_;
-    }
-    for (int64_t o = lo; o < hi_; o += 64) _mm_prefetch(pf_ + o, _MM_HINT_T1);
+  [[gnu::always_inline]] void slice() {
+    const int64_t to = std::min(at_ + chunk_, end_);
+    for (; at_ < to; at_ += 64) _mm_prefetch(pf_ + at_, _MM_HINT_T1);
   }
 
  private:
   const char* pf_;
-  int64_t bytes_, nb_, step_, q_, rem_;
-  int64_t hi_ = 0, err_ = 0;
+  int64_t end_, chunk_;
+  int64_t at_ = 0;
 };
 
 // ---- 256-element blocks: Q4_K, Q5_K, Q6_K ----
@@ -389,11 +384,15 @@ struct Rows256 {
   // S[k], Mn[k] (activation row k) and the header word D of row r, block i0 + e. The sums are
   // folded in pairs of blocks as they come, so that few vectors are live.
   [[gnu::always_inline]] static inline void step(const uint8_t* const* row, int64_t i0, int n, const Act256* act,
-                                                 const typename K::Consts& c, __m512i* S, __m512i* Mn, __m512i* D) {
+                                                 const typename K::Consts& c, LinePrefetch& pf, __m512i* S, __m512i* Mn,
+                                                 __m512i* D) {
     __m512i xs[2][M][kRows], xm[2][M], xd[2];
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
+      // (Each block issues a slice of the prefetch first.)
+      if (2 * p < n) pf.slice();
       const Block256<M> b0 = 2 * p < n ? K::template block<M>(row, i0 + 2 * p, act, c) : Block256<M>::zero();
+      if (2 * p + 1 < n) pf.slice();
       const Block256<M> b1 = 2 * p + 1 < n ? K::template block<M>(row, i0 + 2 * p + 1, act, c) : Block256<M>::zero();
       for (int k = 0; k < M; ++k) {
         for (int r = 0; r < kRows; ++r) xs[p][k][r] = fold32(b0.s[k][r], b1.s[k][r]);
@@ -418,20 +417,14 @@ struct Rows256 {
     const typename K::Consts c;
     __m128 acc[M];  // lane r: row r's running sum
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
+    LinePrefetch prefetch(pf, pf_bytes, nb);  // a slice per block
     for (int64_t i0 = 0; i0 < nb; i0 += kStep) {
       const int n = static_cast<int>(std::min<int64_t>(kStep, nb - i0));
-      // StepPrefetch's range, by division: its running bounds cost this register-bound loop ~7%
-      // (Q4_K, matmul_bench hot).
-      if (pf != nullptr) {
-        for (int64_t o = i0 * pf_bytes / nb / 64 * 64; o < (i0 + n) * pf_bytes / nb; o += 64) {
-          _mm_prefetch(pf + o, _MM_HINT_T1);
-        }
-      }
       __m512i S[M], Mn[M], D;
       if (n == kStep) {
-        step(row, i0, kStep, act, c, S, Mn, &D);
+        step(row, i0, kStep, act, c, prefetch, S, Mn, &D);
       } else {
-        step(row, i0, n, act, c, S, Mn, &D);
+        step(row, i0, n, act, c, prefetch, S, Mn, &D);
       }
       for (int k = 0; k < M; ++k) {
         add_blocks(K::terms(S[k], Mn[k], D, _mm512_broadcast_f32x4(_mm_loadu_ps(act[k].da + i0))), n, &acc[k]);
@@ -587,16 +580,20 @@ struct Q32Row1Steps {
   }
 
   // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r). Returns nb / 8 * 8.
-  static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, StepPrefetch& prefetch, __m128* acc) {
+  static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, LinePrefetch& prefetch, __m128* acc) {
     int64_t i0 = 0;
     for (; i0 + 8 <= nb; i0 += 8) {
-      prefetch.issue(i0, 8);
       const uint8_t* a = act.codes + 32 * i0;
       const __m256 da = _mm256_loadu_ps(act.da + i0);
       const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0));
       const int64_t off = i0 * B::kBytes;
-      add_row_terms(row_terms(row[0] + off, a, da, bias), row_terms(row[1] + off, a, da, bias),
-                    row_terms(row[2] + off, a, da, bias), row_terms(row[3] + off, a, da, bias), 8, acc);
+      __m256 t[kRows];
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) {
+        prefetch.slice();
+        t[r] = row_terms(row[r] + off, a, da, bias);
+      }
+      add_row_terms(t[0], t[1], t[2], t[3], 8, acc);
     }
     return i0;
   }
@@ -659,15 +656,15 @@ struct Q32Rows4 {
                   float* out) {
     __m128 acc[M];
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
-    StepPrefetch prefetch(pf, pf_bytes, nb, 8);
+    LinePrefetch prefetch(pf, pf_bytes, (nb + 7) / 8 * kRows);  // a slice per 8-block step and row
     int64_t start = 0;
     if constexpr (M == 1) start = Q32Row1Steps<B>::run(row, act[0], nb, prefetch, &acc[0]);
     for (int64_t i0 = start; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
-      prefetch.issue(i0, n);
       __m256 t[M][kRows];
 #pragma GCC unroll 4
       for (int r = 0; r < kRows; ++r) {
+        prefetch.slice();
         const uint8_t* b = row[r] + i0 * B::kBytes;
         __m256i v[M][8];
         const auto dot = [&](int j) {

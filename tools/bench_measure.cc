@@ -50,31 +50,19 @@ uint64_t available_memory_bytes() {
 }
 
 // Sums `n` 64-bit words with four independent accumulators (lets the compiler keep several loads
-// in flight and vectorise).
+// in flight and vectorise), a 64-byte line per iteration. kPrefetch: each iteration also prefetches
+// the line 4 KiB ahead into L2. Some machines stream faster with software prefetch than with their
+// hardware prefetchers alone, and the decode kernels prefetch: on the 2-core Emerald Rapids VM (2
+// threads, 1 GiB) the plain sum read 20.8-22.5 GB/s, the prefetching one 30.2-30.7 (16 KiB ahead:
+// 28.6-31.2, 1 KiB: no gain), and V2-Lite decode streamed 23.3 GB/s of weights, 112% of the plain
+// figure.
+template <bool kPrefetch>
 uint64_t sum_words(const uint64_t* p, size_t n) {
-  uint64_t a = 0, b = 0, c = 0, d = 0;
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a += p[i];
-    b += p[i + 1];
-    c += p[i + 2];
-    d += p[i + 3];
-  }
-  for (; i < n; ++i) a += p[i];
-  return a + b + c + d;
-}
-
-// The same sum with the line 4 KiB ahead prefetched into L2 every 64 bytes. Some machines stream
-// faster with software prefetch than with their hardware prefetchers alone, and the decode kernels
-// prefetch: on the 2-core Emerald Rapids VM (2 threads, 1 GiB) the plain sum read 20.8-22.5 GB/s,
-// this one 30.2-30.7 (16 KiB ahead: 28.6-31.2, 1 KiB: no gain), and V2-Lite decode streamed 23.3
-// GB/s of weights, 112% of the plain figure.
-uint64_t sum_words_prefetched(const uint64_t* p, size_t n) {
   constexpr size_t kAhead = 4096 / sizeof(uint64_t);
   uint64_t a = 0, b = 0, c = 0, d = 0;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    __builtin_prefetch(p + i + kAhead, 0, 2);  // (past the end: a prefetch does not fault)
+    if constexpr (kPrefetch) __builtin_prefetch(p + i + kAhead, 0, 2);  // (past the end: does not fault)
     a += p[i] + p[i + 4];
     b += p[i + 1] + p[i + 5];
     c += p[i + 2] + p[i + 6];
@@ -192,7 +180,7 @@ Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes
       pool.parallel_for(n_blocks, 1, [&](int64_t b, int64_t e, int) {
         const uint64_t* p = data + static_cast<size_t>(b) * words_per_block;
         const size_t n = static_cast<size_t>(e - b) * words_per_block;
-        sink.fetch_add(pf != 0 ? sum_words_prefetched(p, n) : sum_words(p, n), std::memory_order_relaxed);
+        sink.fetch_add(pf != 0 ? sum_words<true>(p, n) : sum_words<false>(p, n), std::memory_order_relaxed);
       });
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (pass > 0 && s > 0) gbs[pf].push_back(static_cast<double>(buffer_bytes) / s / 1e9);

@@ -95,9 +95,10 @@ const std::vector<GgmlType>& int_types() {
 
 // Row lengths: for the split kernels' 8-block (32-element) and 4-block (256-element) steps, a
 // tail alone (1 to 7 blocks), whole steps, and whole steps plus a tail (1408: V2-Lite's expert
-// down, 44 blocks); 128 (MLA's attn_k_b rows): the split kernels' two-rows-per-step path at m = 1.
+// down, 44 blocks; the one-token 512-bit step's even tails of 2, 4 and 6 blocks: 64, 192, 320,
+// 448); 128 (MLA's attn_k_b rows): the split kernels' two-rows-per-step path at m = 1.
 std::vector<int64_t> cols_for(GgmlType t) {
-  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 96, 128, 288, 416, 480, 1024, 1408};
+  if (act_q8_kind(t) == ActQ8Kind::kQ8_32) return {32, 64, 96, 128, 192, 288, 320, 416, 448, 480, 1024, 1408};
   return {256, 768, 1280, 1536, 2048};
 }
 

@@ -16,8 +16,9 @@
 // activation codes permuted once per call to the weights' qs byte order (no per-block lane
 // shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
 // Q6_K: the same 4 x M step as Q4_K, the codes' two top bits merged from a broadcast of qh.
-// Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block, 8 blocks per step, the block scales picked
-// from the row bytes with vpermt2w.
+// Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block (one activation row: one 512-bit vpdpbusd per
+// two blocks), 8 blocks per step, the block scales picked from the row bytes with vpermt2w (one
+// activation row: vpermt2d).
 // The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
 // formed with the reference's operations and added to its running sum block by block, in block
 // order: the outputs are bit-identical to dot_q8_ref.
@@ -534,6 +535,56 @@ struct BlockScales8 {
     return d;
   }
 
+  // Two rows' 8 scales (rows at b0, b1 as lanes 0-7, 8-15; 16 f16 values) with dword permutes
+  // (vpermt2d, one operation; the word permute vpermt2w that get8 uses is three on Intel, and
+  // get8 alone took ~20% of the 512-bit Q5_0 step's time): each scale's dword, shifted right by 0
+  // or 16 bits, then narrowed to words (vpmovdw). When the scales of blocks kJ1..7 lie in the
+  // span's last 64 bytes (Q5_0), one permute picks them for both rows.
+  static constexpr int kTail = kSpan - 64;  // the span's last 64 bytes: [kTail, kSpan)
+  static constexpr bool kTail2 = kJ1 == 8 || kBytes * kJ1 >= kTail;
+  struct Idx32 {
+    alignas(64) int32_t w1[16];
+    alignas(64) int32_t w2[16];
+    alignas(64) int32_t shift[16];
+  };
+  static constexpr Idx32 make_idx32() {
+    Idx32 x{};
+    for (int l = 0; l < 16; ++l) {
+      const int j = l % 8;
+      if (j < kJ1) {
+        x.w1[l] = kBytes * j / 4;
+        x.shift[l] = kBytes * j % 4 * 8;
+      } else if (kTail2) {  // both rows' window 2 is [kTail, kSpan): lanes 8-15 from the second source
+        x.w2[l] = (kBytes * j - kTail) / 4 + (l >= 8 ? 16 : 0);
+        x.shift[l] = (kBytes * j - kTail) % 4 * 8;
+      } else {
+        x.w2[l] = (kBytes * j - kB2) / 4;
+        x.shift[l] = (kBytes * j - kB2) % 4 * 8;
+      }
+    }
+    return x;
+  }
+  static constexpr Idx32 kIdx32 = make_idx32();
+  static __m512i load64(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static __m256i get8x2(const uint8_t* b0, const uint8_t* b1) {
+    const __m512i i1 = _mm512_load_si512(kIdx32.w1);
+    __m512i d = _mm512_mask_blend_epi32(0xFF00, _mm512_permutex2var_epi32(load64(b0), i1, load64(b0 + 64)),
+                                        _mm512_permutex2var_epi32(load64(b1), i1, load64(b1 + 64)));
+    if constexpr (kJ1 < 8) {
+      const __m512i i2 = _mm512_load_si512(kIdx32.w2);
+      __m512i e;
+      if constexpr (kTail2) {
+        e = _mm512_permutex2var_epi32(load64(b0 + kTail), i2, load64(b1 + kTail));
+      } else {
+        e = _mm512_mask_blend_epi32(0xFF00, _mm512_permutex2var_epi32(load64(b0 + kB2), i2, load64(b0 + kB2 + 64)),
+                                    _mm512_permutex2var_epi32(load64(b1 + kB2), i2, load64(b1 + kB2 + 64)));
+      }
+      constexpr auto kLater = static_cast<__mmask16>((0xFF << kJ1 & 0xFF) * 0x101);  // lanes j >= kJ1
+      d = _mm512_mask_blend_epi32(kLater, d, e);
+    }
+    return _mm512_cvtepi32_epi16(_mm512_srlv_epi32(d, _mm512_load_si512(kIdx32.shift)));
+  }
+
   static __m128i get(const uint8_t* b, int n) {
     if (n == 8) return get8(b);
     const int n1 = std::min(n, kJ1);
@@ -551,57 +602,115 @@ inline __m512 pair256(__m256 x, __m256 y) {
   return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(x)), _mm256_castps_pd(y), 1));
 }
 
-// t[r]: row r's float terms of 8 blocks; acc (lane r: row r's running sum) + the terms of blocks
-// 0..n-1 (n <= 8) in block order, 4 rows per addition (t to 128-bit lanes of 4 rows first).
-inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m128* acc) {
+// t01 = [t0 | t1], t23 = [t2 | t3], t[r]: row r's float terms of 8 blocks; acc (lane r: row r's
+// running sum) + the terms of blocks 0..n-1 (n <= 8) in block order, 4 rows per addition (t to
+// 128-bit lanes of 4 rows first).
+inline void add_row_pair_terms(__m512 t01, __m512 t23, int n, __m128* acc) {
   const __m512i idx_lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
   const __m512i idx_hi = _mm512_add_epi32(idx_lo, _mm512_set1_epi32(4));
-  const __m512 t01 = pair256(t0, t1), t23 = pair256(t2, t3);
   add_rows(_mm512_permutex2var_ps(t01, idx_lo, t23), std::min(n, 4), acc);
   if (n > 4) add_rows(_mm512_permutex2var_ps(t01, idx_hi, t23), n - 4, acc);
 }
+// The same with the 4 rows' terms apart.
+inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m128* acc) {
+  add_row_pair_terms(pair256(t0, t1), pair256(t2, t3), n, acc);
+}
 
-// One activation row (decode), the whole 8-block steps of 4 weight rows: Q32Rows4's step in
-// straight-line code (no runtime block count; the activation's scales and biases loaded once per
-// step for the 4 rows), the same arithmetic in the same order. On the 2-core Zen 4 VM
-// (matmul_bench, BALEEN_BENCH_HOT=1, 512 x 2048, one thread) Q5_0 went 14.3 -> 17.6 GB/s, Q8_0
-// 26.1 -> 35.0, Q4_0 14.8 -> 17.9.
+// One activation row (decode), the 8-block steps of 4 weight rows, two blocks per 512-bit vector:
+// 4 vpdpbusd per row and step, and two rows' 8 block sums out of one reduction (fold32 / fold64 per
+// row, then two lane shuffles and a lane permute for the pair), in straight-line code (the
+// activation's codes, scales and biases loaded once per step for the 4 rows). The same integer
+// sums and the same float operations per block as Q32Rows4's step: the same bits.
+// History: as a 256-bit step of one vpdpbusd per block (sum8x8), this straight-line step took the
+// 2-core Zen 4 VM's hot Q5_0 from 14.3 to 17.6 GB/s (matmul_bench, BALEEN_BENCH_HOT=1, 512 x 2048,
+// one thread), Q8_0 26.1 -> 35.0, Q4_0 14.8 -> 17.9. On the 2-core Emerald Rapids VM, 256-bit ->
+// 512-bit step (same bench): Q5_0 15.3-16.2 -> 22.5-22.8 GB/s, Q8_0 33.6-33.8 -> 41.2-43.0, Q4_0
+// 16.9-17.1 -> 23.4-24.5; the tails of 2, 4, 6 blocks here too (1408 columns: Q5_0 19.7 -> 21.6),
+// then the scales by get8x2: Q5_0 25.7, Q8_0 46.1, Q4_0 25.6. Not measured on Zen 4, where a
+// 512-bit operation is two: per block it issues about as many 256-bit halves as the 256-bit step.
 template <class B>
-struct Q32Row1Steps {
-  static __m256 row_terms(const uint8_t* b, const uint8_t* a, __m256 da, __m256i bias) {
-    __m256i v[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      v[j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), B::decode(b + j * B::kBytes),
-                                 _mm256_load_si256(reinterpret_cast<const __m256i*>(a + 32 * j)));
+struct Q32Row1Zmm {
+  // Per 128-bit lane L of the result, the 4 partial sums over lane L of blocks (2k, 2k + 1),
+  // k = 0..3, of the row at b against the activation's blocks a[k] (blocks 2k, 2k + 1); the sums of
+  // pairs k >= kPairs are 0 (a step's tail of 2 kPairs blocks).
+  template <int kPairs>
+  [[gnu::always_inline]] static __m512i partial(const uint8_t* b, const __m512i* a) {
+    __m512i z[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) {
+      z[k] = k < kPairs ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), B::decode2(b + 2 * k * B::kBytes), a[k])
+                        : _mm512_setzero_si512();
     }
-    const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get8(b));
-    return _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v), bias)));
+    if constexpr (kPairs <= 2) return fold64(fold32(z[0], z[1]), _mm512_setzero_si512());
+    return fold64(fold32(z[0], z[1]), fold32(z[2], z[3]));
+  }
+  // Lanes 0-7: the float terms of the 8 blocks of the row at b0 (0 past 2 kPairs), lanes 8-15 those
+  // of the row at b1.
+  template <int kPairs = 4>
+  [[gnu::always_inline]] static __m512 pair_terms(const uint8_t* b0, const uint8_t* b1, const __m512i* a, __m512 da,
+                                                  __m512i bias) {
+    const __m512i y0 = partial<kPairs>(b0, a), y1 = partial<kPairs>(b1, a);
+    // [row 0 blocks 0 2 4 6 | 1 3 5 7 | row 1 blocks 0 2 4 6 | 1 3 5 7], then in block order.
+    const __m512i s = _mm512_add_epi32(_mm512_shuffle_i64x2(y0, y1, 0x88), _mm512_shuffle_i64x2(y0, y1, 0xDD));
+    const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+    const __m512i sums = _mm512_permutexvar_epi32(order, s);
+    using Scales = BlockScales8<B::kBytes>;
+    __m256i d;
+    if constexpr (kPairs == 4) {
+      d = Scales::get8x2(b0, b1);
+    } else {
+      d = _mm256_inserti128_si256(_mm256_castsi128_si256(Scales::get(b0, 2 * kPairs)), Scales::get(b1, 2 * kPairs), 1);
+    }
+    const __m512 dw = _mm512_cvtph_ps(d);
+    return _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(_mm512_add_epi32(sums, bias)));
   }
 
-  // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r). Returns nb / 8 * 8.
+  // The 2 kPairs blocks from i0 of rows row[0..3] into *acc (lane r: row r).
+  template <int kPairs>
+  [[gnu::always_inline]] static void step(const uint8_t* const* row, const Act32L& act, int64_t i0,
+                                          LinePrefetch& prefetch, __m128* acc) {
+    const uint8_t* ac = act.codes + 32 * i0;
+    __m512i a[4];
+    for (int k = 0; k < kPairs; ++k) a[k] = _mm512_loadu_si512(ac + 64 * k);
+    for (int k = kPairs; k < 4; ++k) a[k] = _mm512_setzero_si512();
+    // The layout's da and bias are 0 from block nb to the next multiple of 8.
+    const __m512 da =
+        _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(act.da + i0))));
+    const __m512i bias = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0)));
+    const int64_t off = i0 * B::kBytes;
+    prefetch.slice();
+    prefetch.slice();
+    const __m512 t01 = pair_terms<kPairs>(row[0] + off, row[1] + off, a, da, bias);
+    prefetch.slice();
+    prefetch.slice();
+    const __m512 t23 = pair_terms<kPairs>(row[2] + off, row[3] + off, a, da, bias);
+    add_row_pair_terms(t01, t23, 2 * kPairs, acc);
+  }
+
+  // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r), and a tail of 2, 4 or 6
+  // blocks. Returns the blocks done.
   static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, LinePrefetch& prefetch, __m128* acc) {
     int64_t i0 = 0;
-    for (; i0 + 8 <= nb; i0 += 8) {
-      const uint8_t* a = act.codes + 32 * i0;
-      const __m256 da = _mm256_loadu_ps(act.da + i0);
-      const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0));
-      const int64_t off = i0 * B::kBytes;
-      __m256 t[kRows];
-#pragma GCC unroll 4
-      for (int r = 0; r < kRows; ++r) {
-        prefetch.slice();
-        t[r] = row_terms(row[r] + off, a, da, bias);
-      }
-      add_row_terms(t[0], t[1], t[2], t[3], 8, acc);
+    for (; i0 + 8 <= nb; i0 += 8) step<4>(row, act, i0, prefetch, acc);
+    switch (nb - i0) {
+      case 2:
+        step<1>(row, act, i0, prefetch, acc);
+        return nb;
+      case 4:
+        step<2>(row, act, i0, prefetch, acc);
+        return nb;
+      case 6:
+        step<3>(row, act, i0, prefetch, acc);
+        return nb;
+      default:
+        return i0;
     }
-    return i0;
   }
 };
 
 // One activation row, rows of 4 blocks (128 columns: MLA's attn_k_b, W_UK, one row per latent
-// column of a head) stored back to back: two rows are one 8-block span, so Q32Row1Steps' straight-line
-// step runs on rows [r, r + 8) as 4 spans against the activation's 4 blocks twice, instead of the
+// column of a head) stored back to back: two rows are one 8-block span, so Q32Row1Zmm's pair step
+// runs on rows [r, r + 8) as 4 spans (two pairs) against the activation's 4 blocks twice, instead of the
 // general step's 4-block tail. matmul_bench, 8192 x 128 Q5_0 (one layer of V2-Lite's W_UK): hot, one
 // thread 8.6 -> 20.6 GB/s (Q8_0 14.9 -> 43.8); from DRAM, 2 threads 52 -> 25 us (~86% of the
 // measured read bandwidth). Each row's 4 terms are added to its sum from 0 in block order, as in the
@@ -613,7 +722,7 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
   // Bytes prefetched (into L2, within the range) ahead of the pass that reads them, ~6 passes: the
   // rows are one stream, which the hardware prefetchers follow too.
   constexpr int64_t kAhead = 4096;
-  alignas(32) uint8_t codes[8 * 32];
+  alignas(64) uint8_t codes[8 * 32];
   alignas(32) float da[8];
   alignas(32) int32_t bias[8];
   for (int j = 0; j < 8; ++j) {
@@ -621,8 +730,10 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
     da[j] = act.da[j % kBlocks];
     bias[j] = act.bias[j % kBlocks];
   }
-  const __m256 vda = _mm256_load_ps(da);
-  const __m256i vbias = _mm256_load_si256(reinterpret_cast<const __m256i*>(bias));
+  const __m512 vda = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_load_pd(reinterpret_cast<const double*>(da))));
+  const __m512i vbias = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(bias)));
+  __m512i a[4];
+  for (int k = 0; k < 4; ++k) a[k] = _mm512_load_si512(codes + 64 * k);
   const int64_t end = r1 * kBlocks * B::kBytes;  // bytes of the range's last row's end from w.data
   int64_t r = r0;
   for (; r + kPassRows <= r1; r += kPassRows) {
@@ -631,14 +742,13 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
     for (int64_t o = at + kAhead; o < std::min(end, at + kAhead + kRows * kSpanBytes); o += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(w.data) + o, _MM_HINT_T1);
     }
-    __m256 t[kRows];
-#pragma GCC unroll 4
-    for (int v = 0; v < kRows; ++v) t[v] = Q32Row1Steps<B>::row_terms(b + v * kSpanBytes, codes, vda, vbias);
+    const __m512 t01 = Q32Row1Zmm<B>::pair_terms(b, b + kSpanBytes, a, vda, vbias);
+    const __m512 t23 = Q32Row1Zmm<B>::pair_terms(b + 2 * kSpanBytes, b + 3 * kSpanBytes, a, vda, vbias);
     // Span v's terms 0-3 are row 2v's blocks, 4-7 row 2v + 1's: as 4 rows x 8 blocks' "lane r,
     // element e" for rows 0-3 (spans 0, 1) and 4-7 (spans 2, 3).
     __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
-    add_blocks(pair256(t[0], t[1]), kBlocks, &lo);
-    add_blocks(pair256(t[2], t[3]), kBlocks, &hi);
+    add_blocks(t01, kBlocks, &lo);
+    add_blocks(t23, kBlocks, &hi);
     _mm_storeu_ps(y + r, lo);
     _mm_storeu_ps(y + r + 4, hi);
   }
@@ -648,7 +758,7 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
 // 4 weight rows x M activation rows x 8 blocks per step: one 256-bit vpdpbusd per block, weight row
 // and activation row (each weight block decoded once), each row's 8 block sums reduced together
 // (sum8x8), the float steps (dw da) float(S) as vectors, then the 4 rows' running sums advanced
-// block by block (add_rows' order). One activation row takes Q32Row1Steps for its whole steps.
+// block by block (add_rows' order). One activation row takes Q32Row1Zmm for its whole steps.
 template <class B, int M>
 struct Q32Rows4 {
   // Rows row[r] (r < kRows) times the activation rows act[k] (k < M); out[k * kRows + r].
@@ -658,7 +768,7 @@ struct Q32Rows4 {
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     LinePrefetch prefetch(pf, pf_bytes, (nb + 7) / 8 * kRows);  // a slice per 8-block step and row
     int64_t start = 0;
-    if constexpr (M == 1) start = Q32Row1Steps<B>::run(row, act[0], nb, prefetch, &acc[0]);
+    if constexpr (M == 1) start = Q32Row1Zmm<B>::run(row, act[0], nb, prefetch, &acc[0]);
     for (int64_t i0 = start; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
       __m256 t[M][kRows];

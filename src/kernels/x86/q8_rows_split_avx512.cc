@@ -17,8 +17,8 @@
 // shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
 // Q6_K: the same 4 x M step as Q4_K, the codes' two top bits merged from a broadcast of qh.
 // Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block (one activation row: one 512-bit vpdpbusd per
-// two blocks), 8 blocks per step, the block scales picked from the row bytes with vpermt2w (one
-// activation row: vpermt2d).
+// two blocks), 8 blocks per step, the block scales picked from the row bytes with vpermt2d (a
+// step's tail: vpermt2w).
 // The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
 // formed with the reference's operations and added to its running sum block by block, in block
 // order: the outputs are bit-identical to dot_q8_ref.
@@ -480,8 +480,10 @@ inline __m256i sum8x8(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(y0, y1, 0x20), _mm256_permute2x128_si256(y0, y1, 0x31));
 }
 
-// The f16 scales d of blocks 0..n-1 (n <= 8) at b + kBytes j, 0 past n: words picked from at most
-// two 128-byte windows (vpermt2w), read with masked loads so that nothing past the blocks is read.
+// The f16 scales d of a step's blocks at b + kBytes j: a whole step's 8 blocks two rows at a time
+// (get8x2, dword permutes of plain loads); a tail's blocks 0..n-1, 0 past n (get: words picked
+// from at most two 128-byte windows by vpermt2w, read with masked loads so that nothing past the
+// blocks is read).
 template <int kBytes>
 struct BlockScales8 {
   static constexpr int kJ1 = std::min(8, 126 / kBytes + 1);  // blocks whose d lies in bytes [0, 128)
@@ -510,34 +512,15 @@ struct BlockScales8 {
     return _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, _mm512_load_si512(idx), hi));
   }
 
-  // All 8 blocks: plain loads of two windows inside the 8 blocks' bytes (masked loads and runtime
-  // masks cost more).
+  // A whole step's 8 blocks (get8x2): plain loads of windows inside the 8 blocks' bytes (masked loads
+  // and runtime masks cost more), window 2 = [kB2, kB2 + 128).
   static constexpr int kSpan = 8 * kBytes;
-  static constexpr int kB2 = std::min(kBytes * kJ1, kSpan - 128);  // window 2: [kB2, kB2 + 128)
-  static constexpr Idx make_idx8() {
-    Idx x{};
-    for (int j = 0; j < 8; ++j) {
-      x.w1[j] = static_cast<int16_t>(j < kJ1 ? kBytes * j / 2 : 0);
-      x.w2[j] = static_cast<int16_t>(j < kJ1 ? 0 : (kBytes * j - kB2) / 2);
-    }
-    return x;
-  }
-  static constexpr Idx kIdx8 = make_idx8();
+  static constexpr int kB2 = std::min(kBytes * kJ1, kSpan - 128);
   static_assert(kJ1 == 8 || (kB2 >= 0 && kB2 <= kBytes * kJ1 && 7 * kBytes + 2 <= kB2 + 128), "window 2");
-  static __m128i get8(const uint8_t* b) {
-    const __m512i lo = _mm512_loadu_si512(b), hi = _mm512_loadu_si512(b + 64);
-    __m128i d = _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo, _mm512_load_si512(kIdx8.w1), hi));
-    if constexpr (kJ1 < 8) {
-      const __m512i lo2 = _mm512_loadu_si512(b + kB2), hi2 = _mm512_loadu_si512(b + kB2 + 64);
-      const __m128i d2 = _mm512_castsi512_si128(_mm512_permutex2var_epi16(lo2, _mm512_load_si512(kIdx8.w2), hi2));
-      d = _mm_mask_mov_epi16(d, static_cast<__mmask8>(0xFF << kJ1), d2);
-    }
-    return d;
-  }
 
   // Two rows' 8 scales (rows at b0, b1 as lanes 0-7, 8-15; 16 f16 values) with dword permutes
-  // (vpermt2d, one operation; the word permute vpermt2w that get8 uses is three on Intel, and
-  // get8 alone took ~20% of the 512-bit Q5_0 step's time): each scale's dword, shifted right by 0
+  // (vpermt2d, one operation; the word permute vpermt2w is three on Intel, and a row's scales by
+  // two vpermt2w took ~20% of the 512-bit Q5_0 step's time): each scale's dword, shifted right by 0
   // or 16 bits, then narrowed to words (vpmovdw). When the scales of blocks kJ1..7 lie in the
   // span's last 64 bytes (Q5_0), one permute picks them for both rows.
   static constexpr int kTail = kSpan - 64;  // the span's last 64 bytes: [kTail, kSpan)
@@ -585,8 +568,8 @@ struct BlockScales8 {
     return _mm512_cvtepi32_epi16(_mm512_srlv_epi32(d, _mm512_load_si512(kIdx32.shift)));
   }
 
+  // Blocks 0..n-1 (a step's tail, n < 8; n = 8 works too, slower than get8x2).
   static __m128i get(const uint8_t* b, int n) {
-    if (n == 8) return get8(b);
     const int n1 = std::min(n, kJ1);
     __m128i d = window(b, (kBytes * (n1 - 1) + 2) / 2, kIdx.w1);
     if (n > kJ1) {
@@ -771,11 +754,23 @@ struct Q32Rows4 {
     if constexpr (M == 1) start = Q32Row1Zmm<B>::run(row, act[0], nb, prefetch, &acc[0]);
     for (int64_t i0 = start; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
+      // The 4 rows' scales: a whole step's by pairs of rows (get8x2), a tail's row by row.
+      __m256 dw[kRows];
+      const int64_t off = i0 * B::kBytes;
+      if (n == 8) {
+        for (int r = 0; r < kRows; r += 2) {
+          const __m512 d = _mm512_cvtph_ps(BlockScales8<B::kBytes>::get8x2(row[r] + off, row[r + 1] + off));
+          dw[r] = _mm512_castps512_ps256(d);
+          dw[r + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1));
+        }
+      } else {
+        for (int r = 0; r < kRows; ++r) dw[r] = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(row[r] + off, n));
+      }
       __m256 t[M][kRows];
 #pragma GCC unroll 4
       for (int r = 0; r < kRows; ++r) {
         prefetch.slice();
-        const uint8_t* b = row[r] + i0 * B::kBytes;
+        const uint8_t* b = row[r] + off;
         __m256i v[M][8];
         const auto dot = [&](int j) {
           const __m256i u = B::decode(b + j * B::kBytes);
@@ -796,11 +791,10 @@ struct Q32Rows4 {
             }
           }
         }
-        const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(b, n));
         for (int k = 0; k < M; ++k) {
           const __m256 da = _mm256_loadu_ps(act[k].da + i0);
           const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[k].bias + i0));
-          t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
+          t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw[r], da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
         }
       }
       for (int k = 0; k < M; ++k) add_row_terms(t[k][0], t[k][1], t[k][2], t[k][3], n, &acc[k]);

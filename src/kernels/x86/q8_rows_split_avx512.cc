@@ -16,12 +16,11 @@
 // activation codes permuted once per call to the weights' qs byte order (no per-block lane
 // shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
 // Q6_K: the same 4 x M step as Q4_K, the codes' two top bits merged from a broadcast of qh.
-// Q8_0 / Q4_0 / Q5_0: one 256-bit vpdpbusd per block (one activation row: one 512-bit vpdpbusd per
-// two blocks), 8 blocks per step, the block scales picked from the row bytes with vpermt2d (a
-// step's tail: vpermt2w).
-// The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
-// formed with the reference's operations and added to its running sum block by block, in block
-// order: the outputs are bit-identical to dot_q8_ref.
+// Q8_0 / Q4_0 / Q5_0: one 512-bit vpdpbusd per two blocks and activation row (a tail of an odd
+// number of blocks: one 256-bit vpdpbusd per block), 8 blocks per step, the block scales picked from the row bytes with
+// vpermt2d (a step's tail: vpermt2w). The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's
+// float terms are formed with the reference's operations and added to its running sum block by block, in block order:
+// the outputs are bit-identical to dot_q8_ref.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -599,11 +598,12 @@ inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m
   add_row_pair_terms(pair256(t0, t1), pair256(t2, t3), n, acc);
 }
 
-// One activation row (decode), the 8-block steps of 4 weight rows, two blocks per 512-bit vector:
-// 4 vpdpbusd per row and step, and two rows' 8 block sums out of one reduction (fold32 / fold64 per
+// M activation rows (decode: 1; batched decode: up to kMaxAct), the 8-block steps of 4 weight rows,
+// two blocks per 512-bit vector: each weight pair decoded once, 4 vpdpbusd per row, activation row
+// and step, and two rows' 8 block sums out of one reduction per activation row (fold32 / fold64 per
 // row, then two lane shuffles and a lane permute for the pair), in straight-line code (the
-// activation's codes, scales and biases loaded once per step for the 4 rows). The same integer
-// sums and the same float operations per block as Q32Rows4's step: the same bits.
+// activations' codes, scales and biases loaded once per step for the 4 rows). The same integer
+// sums and the same float operations per block as Q32Rows4's tail step: the same bits.
 // History: as a 256-bit step of one vpdpbusd per block (sum8x8), this straight-line step took the
 // 2-core Zen 4 VM's hot Q5_0 from 14.3 to 17.6 GB/s (matmul_bench, BALEEN_BENCH_HOT=1, 512 x 2048,
 // one thread), Q8_0 26.1 -> 35.0, Q4_0 14.8 -> 17.9. On the 2-core Emerald Rapids VM, 256-bit ->
@@ -611,32 +611,47 @@ inline void add_row_terms(__m256 t0, __m256 t1, __m256 t2, __m256 t3, int n, __m
 // 16.9-17.1 -> 23.4-24.5; the tails of 2, 4, 6 blocks here too (1408 columns: Q5_0 19.7 -> 21.6),
 // then the scales by get8x2: Q5_0 25.7, Q8_0 46.1, Q4_0 25.6. Not measured on Zen 4, where a
 // 512-bit operation is two: per block it issues about as many 256-bit halves as the 256-bit step.
+// M = 2..4 here too, instead of the 256-bit step of 2 activation rows per call (Emerald Rapids,
+// matmul_bench, before -> after): hot 512 x 2048, one thread, Q5_0 m = 2 11.4-11.6 -> 16.8-17.4
+// GB/s, m = 4 5.8 -> 10.0; Q8_0 m = 2 19.3 -> 28.4-28.7, m = 4 9.7-9.8 -> 16.5-16.9; Q4_0 m = 2
+// 10.3-10.4 -> 15.8-15.9, m = 4 5.25 -> 8.7-8.9; 8192 x 1408 (V2-Lite's expert down) from DRAM, 2
+// threads: Q5_0 m = 2 18.9-19.4 -> 21.8-23.6, m = 4 9.0-9.2 -> 15.6-16.2; Q8_0 m = 4 14.0-16.6 ->
+// 23.2-24.0 (m = 2 at the bandwidth before and after).
 template <class B>
-struct Q32Row1Zmm {
-  // Per 128-bit lane L of the result, the 4 partial sums over lane L of blocks (2k, 2k + 1),
-  // k = 0..3, of the row at b against the activation's blocks a[k] (blocks 2k, 2k + 1); the sums of
-  // pairs k >= kPairs are 0 (a step's tail of 2 kPairs blocks).
-  template <int kPairs>
-  [[gnu::always_inline]] static __m512i partial(const uint8_t* b, const __m512i* a) {
-    __m512i z[4];
+struct Q32Zmm {
+  // Per 128-bit lane L of y[k], the 4 partial sums over lane L of blocks (2j, 2j + 1), j = 0..3,
+  // of the row at b against activation row k's blocks a[k][j] (blocks 2j, 2j + 1); the sums of
+  // pairs j >= kPairs are 0 (a step's tail of 2 kPairs blocks). Each weight pair decoded once.
+  template <int kPairs, int M>
+  [[gnu::always_inline]] static void partial(const uint8_t* b, const __m512i (*a)[4], __m512i* y) {
+    __m512i z[M][4];
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      z[k] = k < kPairs ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), B::decode2(b + 2 * k * B::kBytes), a[k])
-                        : _mm512_setzero_si512();
+    for (int j = 0; j < 4; ++j) {
+      if (j < kPairs) {
+        const __m512i u = B::decode2(b + 2 * j * B::kBytes);
+#pragma GCC unroll 4
+        for (int k = 0; k < M; ++k) z[k][j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a[k][j]);
+      } else {
+        for (int k = 0; k < M; ++k) z[k][j] = _mm512_setzero_si512();
+      }
     }
-    if constexpr (kPairs <= 2) return fold64(fold32(z[0], z[1]), _mm512_setzero_si512());
-    return fold64(fold32(z[0], z[1]), fold32(z[2], z[3]));
+#pragma GCC unroll 4
+    for (int k = 0; k < M; ++k) {
+      if constexpr (kPairs <= 2) {
+        y[k] = fold64(fold32(z[k][0], z[k][1]), _mm512_setzero_si512());
+      } else {
+        y[k] = fold64(fold32(z[k][0], z[k][1]), fold32(z[k][2], z[k][3]));
+      }
+    }
   }
-  // Lanes 0-7: the float terms of the 8 blocks of the row at b0 (0 past 2 kPairs), lanes 8-15 those
-  // of the row at b1.
-  template <int kPairs = 4>
-  [[gnu::always_inline]] static __m512 pair_terms(const uint8_t* b0, const uint8_t* b1, const __m512i* a, __m512 da,
-                                                  __m512i bias) {
-    const __m512i y0 = partial<kPairs>(b0, a), y1 = partial<kPairs>(b1, a);
-    // [row 0 blocks 0 2 4 6 | 1 3 5 7 | row 1 blocks 0 2 4 6 | 1 3 5 7], then in block order.
-    const __m512i s = _mm512_add_epi32(_mm512_shuffle_i64x2(y0, y1, 0x88), _mm512_shuffle_i64x2(y0, y1, 0xDD));
-    const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
-    const __m512i sums = _mm512_permutexvar_epi32(order, s);
+  // t[k], lanes 0-7: the float terms of the 8 blocks of the row at b0 against activation row k (0
+  // past 2 kPairs), lanes 8-15 those of the row at b1.
+  template <int kPairs, int M>
+  [[gnu::always_inline]] static void pair_terms(const uint8_t* b0, const uint8_t* b1, const __m512i (*a)[4],
+                                                const __m512* da, const __m512i* bias, __m512* t) {
+    __m512i y0[M], y1[M];
+    partial<kPairs, M>(b0, a, y0);
+    partial<kPairs, M>(b1, a, y1);
     using Scales = BlockScales8<B::kBytes>;
     __m256i d;
     if constexpr (kPairs == 4) {
@@ -645,45 +660,60 @@ struct Q32Row1Zmm {
       d = _mm256_inserti128_si256(_mm256_castsi128_si256(Scales::get(b0, 2 * kPairs)), Scales::get(b1, 2 * kPairs), 1);
     }
     const __m512 dw = _mm512_cvtph_ps(d);
-    return _mm512_mul_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(_mm512_add_epi32(sums, bias)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+#pragma GCC unroll 4
+    for (int k = 0; k < M; ++k) {
+      // [row 0 blocks 0 2 4 6 | 1 3 5 7 | row 1 blocks 0 2 4 6 | 1 3 5 7], then in block order.
+      const __m512i s =
+          _mm512_add_epi32(_mm512_shuffle_i64x2(y0[k], y1[k], 0x88), _mm512_shuffle_i64x2(y0[k], y1[k], 0xDD));
+      const __m512i sums = _mm512_permutexvar_epi32(order, s);
+      t[k] = _mm512_mul_ps(_mm512_mul_ps(dw, da[k]), _mm512_cvtepi32_ps(_mm512_add_epi32(sums, bias[k])));
+    }
   }
-
-  // The 2 kPairs blocks from i0 of rows row[0..3] into *acc (lane r: row r).
-  template <int kPairs>
-  [[gnu::always_inline]] static void step(const uint8_t* const* row, const Act32L& act, int64_t i0,
+  // The 2 kPairs blocks from i0 of rows row[0..3] against act[0..M-1] into acc[k] (lane r: row r).
+  template <int kPairs, int M>
+  [[gnu::always_inline]] static void step(const uint8_t* const* row, const Act32L* act, int64_t i0,
                                           LinePrefetch& prefetch, __m128* acc) {
-    const uint8_t* ac = act.codes + 32 * i0;
-    __m512i a[4];
-    for (int k = 0; k < kPairs; ++k) a[k] = _mm512_loadu_si512(ac + 64 * k);
-    for (int k = kPairs; k < 4; ++k) a[k] = _mm512_setzero_si512();
-    // The layout's da and bias are 0 from block nb to the next multiple of 8.
-    const __m512 da =
-        _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(act.da + i0))));
-    const __m512i bias = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act.bias + i0)));
+    __m512i a[M][4];
+    __m512 da[M];
+    __m512i bias[M];
+#pragma GCC unroll 4
+    for (int k = 0; k < M; ++k) {
+      const uint8_t* ac = act[k].codes + 32 * i0;
+      for (int j = 0; j < kPairs; ++j) a[k][j] = _mm512_loadu_si512(ac + 64 * j);
+      for (int j = kPairs; j < 4; ++j) a[k][j] = _mm512_setzero_si512();
+      // The layout's da and bias are 0 from block nb to the next multiple of 8.
+      da[k] =
+          _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(act[k].da + i0))));
+      bias[k] = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[k].bias + i0)));
+    }
     const int64_t off = i0 * B::kBytes;
+    __m512 t01[M], t23[M];
     prefetch.slice();
     prefetch.slice();
-    const __m512 t01 = pair_terms<kPairs>(row[0] + off, row[1] + off, a, da, bias);
+    pair_terms<kPairs, M>(row[0] + off, row[1] + off, a, da, bias, t01);
     prefetch.slice();
     prefetch.slice();
-    const __m512 t23 = pair_terms<kPairs>(row[2] + off, row[3] + off, a, da, bias);
-    add_row_pair_terms(t01, t23, 2 * kPairs, acc);
+    pair_terms<kPairs, M>(row[2] + off, row[3] + off, a, da, bias, t23);
+#pragma GCC unroll 4
+    for (int k = 0; k < M; ++k) add_row_pair_terms(t01[k], t23[k], 2 * kPairs, &acc[k]);
   }
 
-  // Blocks [0, nb / 8 * 8) of rows row[0..3] into *acc (lane r: row r), and a tail of 2, 4 or 6
-  // blocks. Returns the blocks done.
-  static int64_t run(const uint8_t* const* row, const Act32L& act, int64_t nb, LinePrefetch& prefetch, __m128* acc) {
+  // Blocks [0, nb / 8 * 8) of rows row[0..3] against act[0..M-1] into acc[k] (lane r: row r), and
+  // a tail of 2, 4 or 6 blocks. Returns the blocks done.
+  template <int M>
+  static int64_t run(const uint8_t* const* row, const Act32L* act, int64_t nb, LinePrefetch& prefetch, __m128* acc) {
     int64_t i0 = 0;
-    for (; i0 + 8 <= nb; i0 += 8) step<4>(row, act, i0, prefetch, acc);
+    for (; i0 + 8 <= nb; i0 += 8) step<4, M>(row, act, i0, prefetch, acc);
     switch (nb - i0) {
       case 2:
-        step<1>(row, act, i0, prefetch, acc);
+        step<1, M>(row, act, i0, prefetch, acc);
         return nb;
       case 4:
-        step<2>(row, act, i0, prefetch, acc);
+        step<2, M>(row, act, i0, prefetch, acc);
         return nb;
       case 6:
-        step<3>(row, act, i0, prefetch, acc);
+        step<3, M>(row, act, i0, prefetch, acc);
         return nb;
       default:
         return i0;
@@ -715,8 +745,8 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
   }
   const __m512 vda = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_load_pd(reinterpret_cast<const double*>(da))));
   const __m512i vbias = _mm512_broadcast_i64x4(_mm256_load_si256(reinterpret_cast<const __m256i*>(bias)));
-  __m512i a[4];
-  for (int k = 0; k < 4; ++k) a[k] = _mm512_load_si512(codes + 64 * k);
+  __m512i a[1][4];
+  for (int k = 0; k < 4; ++k) a[0][k] = _mm512_load_si512(codes + 64 * k);
   const int64_t end = r1 * kBlocks * B::kBytes;  // bytes of the range's last row's end from w.data
   int64_t r = r0;
   for (; r + kPassRows <= r1; r += kPassRows) {
@@ -725,8 +755,9 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
     for (int64_t o = at + kAhead; o < std::min(end, at + kAhead + kRows * kSpanBytes); o += 64) {
       _mm_prefetch(reinterpret_cast<const char*>(w.data) + o, _MM_HINT_T1);
     }
-    const __m512 t01 = Q32Row1Zmm<B>::pair_terms(b, b + kSpanBytes, a, vda, vbias);
-    const __m512 t23 = Q32Row1Zmm<B>::pair_terms(b + 2 * kSpanBytes, b + 3 * kSpanBytes, a, vda, vbias);
+    __m512 t01, t23;
+    Q32Zmm<B>::template pair_terms<4, 1>(b, b + kSpanBytes, a, &vda, &vbias, &t01);
+    Q32Zmm<B>::template pair_terms<4, 1>(b + 2 * kSpanBytes, b + 3 * kSpanBytes, a, &vda, &vbias, &t23);
     // Span v's terms 0-3 are row 2v's blocks, 4-7 row 2v + 1's: as 4 rows x 8 blocks' "lane r,
     // element e" for rows 0-3 (spans 0, 1) and 4-7 (spans 2, 3).
     __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
@@ -738,10 +769,10 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
   return r;
 }
 
-// 4 weight rows x M activation rows x 8 blocks per step: one 256-bit vpdpbusd per block, weight row
-// and activation row (each weight block decoded once), each row's 8 block sums reduced together
-// (sum8x8), the float steps (dw da) float(S) as vectors, then the 4 rows' running sums advanced
-// block by block (add_rows' order). One activation row takes Q32Row1Zmm for its whole steps.
+// 4 weight rows x M activation rows: Q32Zmm's steps, then (a tail of 1, 3, 5 or 7 blocks) 8 blocks
+// per step of one 256-bit vpdpbusd per block, weight row and activation row (each weight block
+// decoded once), each row's 8 block sums reduced together (sum8x8), the float steps (dw da) float(S)
+// as vectors, then the 4 rows' running sums advanced block by block (add_rows' order).
 template <class B, int M>
 struct Q32Rows4 {
   // Rows row[r] (r < kRows) times the activation rows act[k] (k < M); out[k * kRows + r].
@@ -750,8 +781,7 @@ struct Q32Rows4 {
     __m128 acc[M];
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     LinePrefetch prefetch(pf, pf_bytes, (nb + 7) / 8 * kRows);  // a slice per 8-block step and row
-    int64_t start = 0;
-    if constexpr (M == 1) start = Q32Row1Zmm<B>::run(row, act[0], nb, prefetch, &acc[0]);
+    const int64_t start = Q32Zmm<B>::template run<M>(row, act, nb, prefetch, acc);
     for (int64_t i0 = start; i0 < nb; i0 += 8) {
       const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
       // The 4 rows' scales: a whole step's by pairs of rows (get8x2), a tail's row by row.
@@ -881,9 +911,8 @@ struct Q32 {
   using Rows = Q32Rows4<B, M>;
 };
 
-// Up to 4 activation rows per kernel call for the K-quants; 2 for the 32-element types, whose
-// 8-block steps keep 8 sums per activation row in registers (hot 2048-column rows, one thread:
-// Q8_0 81 GFLOP/s at m = 2, 72 at m = 4 in one call).
+// Up to 4 activation rows per kernel call (kMaxAct), for every type. (The 32-element types' earlier
+// 256-bit step kept 8 sums per activation row in registers and took 2 per call.)
 template <class K>
 void rows256(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act, int64_t act_row_bytes, int m, float* y,
              int64_t y_stride) {
@@ -905,7 +934,7 @@ void q32_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const uint8_t* act,
   }
   if (m == 1 && nb == 4 && w.row_stride == uint64_t{4} * B::kBytes) r0 = q32_short_rows<B>(w, r0, r1, acts[0], y);
   if (r0 >= r1) return;
-  rows_pass<Q32<B>::template Rows>(w, r0, r1, acts, m, 2, nb, y, y_stride);
+  rows_pass<Q32<B>::template Rows>(w, r0, r1, acts, m, kMaxAct, nb, y, y_stride);
 }
 
 }  // namespace

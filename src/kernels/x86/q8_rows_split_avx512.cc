@@ -17,10 +17,11 @@
 // shuffles), and the 4 rows' block headers (d, dmin, 12 bytes of scales and mins) decoded together.
 // Q6_K: the same 4 x M step as Q4_K, the codes' two top bits merged from a broadcast of qh.
 // Q8_0 / Q4_0 / Q5_0: one 512-bit vpdpbusd per two blocks and activation row (a tail of an odd
-// number of blocks: one 256-bit vpdpbusd per block), 8 blocks per step, the block scales picked from the row bytes with
-// vpermt2d (a step's tail: vpermt2w). The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's
-// float terms are formed with the reference's operations and added to its running sum block by block, in block order:
-// the outputs are bit-identical to dot_q8_ref.
+// number of blocks: one 256-bit vpdpbusd per block), 8 blocks per step, the block scales picked
+// from the row bytes with vpermt2d (a step's tail: vpermt2w).
+// The integers are the exact block sums of kernels/ref/q8_act.cc, and each row's float terms are
+// formed with the reference's operations and added to its running sum block by block, in block
+// order: the outputs are bit-identical to dot_q8_ref.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -769,10 +770,11 @@ int64_t q32_short_rows(const WeightMatrix& w, int64_t r0, int64_t r1, const Act3
   return r;
 }
 
-// 4 weight rows x M activation rows: Q32Zmm's steps, then (a tail of 1, 3, 5 or 7 blocks) 8 blocks
-// per step of one 256-bit vpdpbusd per block, weight row and activation row (each weight block
-// decoded once), each row's 8 block sums reduced together (sum8x8), the float steps (dw da) float(S)
-// as vectors, then the 4 rows' running sums advanced block by block (add_rows' order).
+// 4 weight rows x M activation rows: Q32Zmm's steps, then a tail of 1, 3, 5 or 7 blocks (Q32Zmm
+// reads blocks in pairs) as one step of one 256-bit vpdpbusd per block, weight row and activation
+// row (each weight block decoded once), each row's block sums reduced together (sum8x8), the float
+// steps (dw da) float(S) as vectors, then the 4 rows' running sums advanced block by block
+// (add_rows' order).
 template <class B, int M>
 struct Q32Rows4 {
   // Rows row[r] (r < kRows) times the activation rows act[k] (k < M); out[k * kRows + r].
@@ -781,50 +783,29 @@ struct Q32Rows4 {
     __m128 acc[M];
     for (int k = 0; k < M; ++k) acc[k] = _mm_setzero_ps();
     LinePrefetch prefetch(pf, pf_bytes, (nb + 7) / 8 * kRows);  // a slice per 8-block step and row
-    const int64_t start = Q32Zmm<B>::template run<M>(row, act, nb, prefetch, acc);
-    for (int64_t i0 = start; i0 < nb; i0 += 8) {
-      const int n = static_cast<int>(std::min<int64_t>(8, nb - i0));
-      // The 4 rows' scales: a whole step's by pairs of rows (get8x2), a tail's row by row.
-      __m256 dw[kRows];
+    const int64_t i0 = Q32Zmm<B>::template run<M>(row, act, nb, prefetch, acc);
+    if (i0 < nb) {
+      const int n = static_cast<int>(nb - i0);  // < 8
       const int64_t off = i0 * B::kBytes;
-      if (n == 8) {
-        for (int r = 0; r < kRows; r += 2) {
-          const __m512 d = _mm512_cvtph_ps(BlockScales8<B::kBytes>::get8x2(row[r] + off, row[r + 1] + off));
-          dw[r] = _mm512_castps512_ps256(d);
-          dw[r + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d), 1));
-        }
-      } else {
-        for (int r = 0; r < kRows; ++r) dw[r] = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(row[r] + off, n));
-      }
       __m256 t[M][kRows];
 #pragma GCC unroll 4
       for (int r = 0; r < kRows; ++r) {
         prefetch.slice();
         const uint8_t* b = row[r] + off;
+        const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(b, n));
         __m256i v[M][8];
-        const auto dot = [&](int j) {
-          const __m256i u = B::decode(b + j * B::kBytes);
+        for (int j = 0; j < 8; ++j) {
+          const __m256i u = j < n ? B::decode(b + j * B::kBytes) : _mm256_setzero_si256();
           for (int k = 0; k < M; ++k) {
             const auto* a = reinterpret_cast<const __m256i*>(act[k].codes + 32 * (i0 + j));
-            v[k][j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_load_si256(a));
-          }
-        };
-        if (n == 8) {
-#pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j) dot(j);
-        } else {
-          for (int j = 0; j < 8; ++j) {
-            if (j < n) {
-              dot(j);
-            } else {
-              for (int k = 0; k < M; ++k) v[k][j] = _mm256_setzero_si256();
-            }
+            v[k][j] =
+                j < n ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_load_si256(a)) : _mm256_setzero_si256();
           }
         }
         for (int k = 0; k < M; ++k) {
           const __m256 da = _mm256_loadu_ps(act[k].da + i0);
           const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(act[k].bias + i0));
-          t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw[r], da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
+          t[k][r] = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(_mm256_add_epi32(sum8x8(v[k]), bias)));
         }
       }
       for (int k = 0; k < M; ++k) add_row_terms(t[k][0], t[k][1], t[k][2], t[k][3], n, &acc[k]);

@@ -33,14 +33,16 @@ struct Bandwidth {
   uint64_t buffer_bytes = 0;  // size of the buffer streamed
   int threads = 0;
   int passes = 0;
-  bool prefetched = false;  // the figures are the prefetching sum's (faster than the plain one)
-  double plain_gbs = 0;     // the plain sum's median
+  bool prefetched = false;     // the figures are the prefetching sum's (faster than the plain one)
+  double plain_gbs = 0;        // the plain sum's median (on the figures' pages)
+  bool huge_pages = false;     // the figures are from the buffer advised to take 2 MiB pages
+  double small_pages_gbs = 0;  // the faster sum's median on the buffer of small (4 KiB) pages
 };
-// Streams `buffer_bytes` (0: max(1 GiB, 8 x the last-level cache), capped at a quarter of the
-// available memory) `passes` times with every thread of `pool`, summing 64-bit words, each pass
+// Streams two buffers of `buffer_bytes` (0: max(1 GiB, 8 x the last-level cache), capped at an
+// eighth of the available memory), one on small pages and one advised to take transparent huge
+// pages, `passes` times with every thread of `pool`, summing 64-bit words, each buffer in each pass
 // twice: plainly and with software prefetch into L2 4 KiB ahead; each pass is timed, and the way
-// with the higher median gives the figures. Errors: kOutOfRange when the buffer cannot be
-// allocated.
+// with the highest median gives the figures. Errors: kOutOfRange when a buffer cannot be mapped.
 Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes = 0, int passes = 5);
 
 struct WeightBytes {

@@ -259,6 +259,8 @@ void print_json(const BenchOpts& o, const Results& r) {
   j["bandwidth_buffer_bytes"] = r.bandwidth.buffer_bytes;
   j["bandwidth_prefetched"] = r.bandwidth.prefetched;
   j["bandwidth_plain_gbs"] = r.bandwidth.plain_gbs;
+  j["bandwidth_huge_pages"] = r.bandwidth.huge_pages;
+  j["bandwidth_small_pages_gbs"] = r.bandwidth.small_pages_gbs;
   j["bytes_per_token"] = r.weights.per_token_bytes;
   j["roofline_pct"] = roofline_pct(r.tg.median, r.weights.per_token_bytes, r.bandwidth.gbs);
   j["tg_bandwidth_gbs"] = r.tg_bandwidth.median;
@@ -285,10 +287,12 @@ void print_text(const BenchOpts& o, const Results& r) {
       "weights read per decoded token: %s (non-expert tensors, shared and top-k routed experts, one "
       "embedding row; KV cache not counted)\n",
       human_bytes(r.weights.per_token_bytes).c_str());
-  std::printf("DRAM read bandwidth: %.2f GB/s (median of %d passes over %s, %d threads; %s; plain sum %.2f GB/s)\n\n",
-              r.bandwidth.gbs, r.bandwidth.passes, human_bytes(r.bandwidth.buffer_bytes).c_str(), r.bandwidth.threads,
-              r.bandwidth.prefetched ? "sum with software prefetch, the faster" : "plain sum, the faster",
-              r.bandwidth.plain_gbs);
+  std::printf(
+      "DRAM read bandwidth: %.2f GB/s (median of %d passes over %s, %d threads; %s, on %s pages; plain sum %.2f "
+      "GB/s; 4 KiB pages %.2f GB/s)\n\n",
+      r.bandwidth.gbs, r.bandwidth.passes, human_bytes(r.bandwidth.buffer_bytes).c_str(), r.bandwidth.threads,
+      r.bandwidth.prefetched ? "sum with software prefetch, the faster" : "plain sum, the faster",
+      r.bandwidth.huge_pages ? "2 MiB" : "4 KiB", r.bandwidth.plain_gbs, r.bandwidth.small_pages_gbs);
   std::printf("| %-20s | %9s | %7s | %-18s | %10s | %10s | %10s | %-4s |\n", "model", "size", "threads", "test",
               "median", "min", "max", "unit");
   std::printf("| %s | %s: | %s: | %s | %s: | %s: | %s: | %s |\n", std::string(20, '-').c_str(),

@@ -52,6 +52,12 @@ TEST(BenchCli, JsonHasTheRequiredFields) {
     ASSERT_TRUE(j["batch_tps"].contains(b)) << "batch_tps has no key " << b << ": " << j["batch_tps"].dump();
     EXPECT_TRUE(positive_finite(j["batch_tps"][b])) << b << " = " << j["batch_tps"][b].dump();
   }
+  // The bandwidth is the fastest of the probe's ways, small pages among them.
+  ASSERT_TRUE(j.contains("bandwidth_huge_pages") && j["bandwidth_huge_pages"].is_boolean()) << r.out;
+  ASSERT_TRUE(j.contains("bandwidth_small_pages_gbs") && positive_finite(j["bandwidth_small_pages_gbs"])) << r.out;
+  EXPECT_GE(j["bandwidth_gbs"].get<double>(), j["bandwidth_small_pages_gbs"].get<double>());
+  EXPECT_EQ(j["bandwidth_huge_pages"].get<bool>(),
+            j["bandwidth_gbs"].get<double>() > j["bandwidth_small_pages_gbs"].get<double>());
   // The time to the first token includes the load.
   EXPECT_GE(j["first_token_s"].get<double>(), j["load_s"].get<double>());
   // The batch measurement runs the batched forward.

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <set>
 #include <string_view>
 
@@ -183,7 +182,7 @@ Result<Bandwidth> measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes
   }
   buffer_bytes = std::max(kBlock, buffer_bytes / kBlock * kBlock);
   // Small pages (kSmall) and 2 MiB pages (kHugePages): a model's weights can sit in either (the
-  // page cache's folios; see core/mapped_file.h), and the machine's bandwidth is the faster.
+  // page cache's folios; see core/mapped_file.cc), and the machine's bandwidth is the faster.
   enum { kSmall, kHugePages };
   const ProbeBuffer bufs[2] = {ProbeBuffer(buffer_bytes, false), ProbeBuffer(buffer_bytes, true)};
   for (const ProbeBuffer& b : bufs) {

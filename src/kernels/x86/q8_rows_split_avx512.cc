@@ -568,7 +568,7 @@ struct BlockScales8 {
     return _mm512_cvtepi32_epi16(_mm512_srlv_epi32(d, _mm512_load_si512(kIdx32.shift)));
   }
 
-  // Blocks 0..n-1 (a step's tail, n < 8; n = 8 works too, slower than get8x2).
+  // Blocks 0..n-1 (a step's tail, n < 8).
   static __m128i get(const uint8_t* b, int n) {
     const int n1 = std::min(n, kJ1);
     __m128i d = window(b, (kBytes * (n1 - 1) + 2) / 2, kIdx.w1);
@@ -795,11 +795,14 @@ struct Q32Rows4 {
         const __m256 dw = _mm256_cvtph_ps(BlockScales8<B::kBytes>::get(b, n));
         __m256i v[M][8];
         for (int j = 0; j < 8; ++j) {
-          const __m256i u = j < n ? B::decode(b + j * B::kBytes) : _mm256_setzero_si256();
+          if (j >= n) {
+            for (int k = 0; k < M; ++k) v[k][j] = _mm256_setzero_si256();
+            continue;
+          }
+          const __m256i u = B::decode(b + j * B::kBytes);
           for (int k = 0; k < M; ++k) {
             const auto* a = reinterpret_cast<const __m256i*>(act[k].codes + 32 * (i0 + j));
-            v[k][j] =
-                j < n ? _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_load_si256(a)) : _mm256_setzero_si256();
+            v[k][j] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, _mm256_load_si256(a));
           }
         }
         for (int k = 0; k < M; ++k) {
